@@ -1,0 +1,434 @@
+"""The minpy Array: a NumPy-like array whose data lives on one backend, with cached copies on others.
+
+An Array holds its *authoritative* data on one backend (``_data`` on ``_backend``) and, lazily, converted
+copies on other backends (``_variants``). A chain of operators on one backend never copies; an operator on
+another backend converts once and the copy is reused until the array is written.
+
+Writes and views. Basic indexing gives views, as in NumPy. A view remembers the array that owns the buffer
+(``_root``). Every in-place write bumps the owner's ``_version``; cached copies are stamped with the version
+they were made at and are never read once it has moved on. The version counter is public to extensions
+(autograd uses it to detect writes to arrays it has recorded).
+"""
+import numpy as _np
+
+from minpy.backends import numpy_backend as _NUMPY
+from minpy.backends import registered_backends
+from minpy.context import _CPU, current_context
+from minpy.stats import count_copy, perf_counter
+
+#: operator name -> public callable; filled in by minpy.ops when the operator table is loaded
+_OPS = {}
+
+
+def _op(name):
+    return _OPS[name]
+
+
+class Array:
+    """An n-dimensional array with NumPy's semantics, computed on MXNet or NumPy.
+
+    Create arrays with ``minpy.numpy`` functions (``np.array``, ``np.zeros``, ...); ``Array(x)`` wraps a
+    NumPy or MXNet array without copying.
+    """
+
+    __slots__ = ("_data", "_backend", "_variants", "_stamp", "_root", "_version", "__weakref__")
+    # Make NumPy hand mixed operations (ndarray + Array) to Array's reflected operators.
+    __array_priority__ = 100.0
+
+    def __init__(self, data, backend=None):
+        if backend is None:
+            data, backend = _native_of(data)
+        self._data = data
+        self._backend = backend
+        self._variants = None
+        self._stamp = 0
+        self._root = None
+        self._version = 0
+
+    # -- data on backends -----------------------------------------------------------------------------
+    def _owner(self):
+        return self._root if self._root is not None else self
+
+    def _get(self, backend, ctx=_CPU):
+        """This array's data on ``backend`` (converted and cached when it lives elsewhere)."""
+        if backend is self._backend:
+            return self._data
+        owner_version = (self._root if self._root is not None else self)._version
+        variants = self._variants
+        if variants is not None and self._stamp == owner_version:
+            data = variants.get(backend)
+            if data is not None:
+                return data
+        else:
+            variants = self._variants = {}
+            self._stamp = owner_version
+        start = perf_counter()
+        host = self._backend.to_numpy(self._data)
+        if backend is _NUMPY:
+            data = host
+            if data.flags.writeable:
+                data = data.view()
+                data.flags.writeable = False  # a cached copy is never written; writes go to _data
+        else:
+            data = backend.from_numpy(host, ctx)
+        count_copy(self._backend.name, backend.name, host.nbytes, perf_counter() - start)
+        variants[backend] = data
+        return data
+
+    def _wrote(self):
+        """Record an in-place write: cached copies here and on every view of the buffer become stale."""
+        owner = self._root if self._root is not None else self
+        owner._version += 1
+        self._variants = None
+
+    def _assign_all(self, value_data, value_backend):
+        """Overwrite every element with ``value_data`` (same shape) in place, keeping the buffer."""
+        if value_backend is not self._backend:
+            host = value_backend.to_numpy(value_data)
+            if self._backend is _NUMPY:
+                value_data = host
+            else:
+                value_data = self._backend.from_numpy(host, self.context)
+        if not self._backend.setitem(self._data, Ellipsis, value_data):
+            host = self._backend.to_numpy(value_data) if value_backend is self._backend else value_data
+            self._backend_write(Ellipsis, host)
+        self._wrote()
+
+    def _backend_write(self, key, host_value):
+        """Write through NumPy's semantics into a non-NumPy buffer, then copy the result back in place."""
+        host = _np.array(self._backend.to_numpy(self._data))
+        host[key] = host_value
+        back = self._backend.from_numpy(host, self.context)
+        self._data[...] = back
+
+    @property
+    def version(self):
+        """Counter of in-place writes to this array's buffer (shared with its views)."""
+        return self._owner()._version
+
+    @property
+    def backend(self):
+        """Name of the backend that holds this array's authoritative data."""
+        return self._backend.name
+
+    @property
+    def context(self):
+        """The context (device) where this array's data lives."""
+        if self._backend is _NUMPY:
+            return _CPU
+        return self._backend.context_of(self._data)
+
+    # -- NumPy attributes -----------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self._data.shape)
+
+    @shape.setter
+    def shape(self, new_shape):
+        reshaped = _op("reshape")(self, new_shape)
+        if reshaped.size != self.size:
+            raise ValueError(f"cannot reshape array of size {self.size} into shape {new_shape}")
+        self._data, self._backend = reshaped._data, reshaped._backend
+        self._variants = None
+
+    @property
+    def dtype(self):
+        return self._backend.dtype(self._data)
+
+    @property
+    def ndim(self):
+        return len(self._data.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for s in self._data.shape:
+            n *= s
+        return n
+
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return self.size * self.dtype.itemsize
+
+    @property
+    def T(self):
+        return _op("transpose")(self)
+
+    @property
+    def mT(self):
+        return _op("swapaxes")(self, -1, -2)
+
+    @property
+    def real(self):
+        return _op("real")(self)
+
+    @property
+    def imag(self):
+        return _op("imag")(self)
+
+    @property
+    def flat(self):
+        return self.asnumpy().flat
+
+    @property
+    def flags(self):
+        return self.asnumpy().flags
+
+    @property
+    def strides(self):
+        return self.asnumpy().strides
+
+    @property
+    def base(self):
+        return self._root
+
+    # -- conversion -----------------------------------------------------------------------------------
+    def asnumpy(self):
+        """The value as a NumPy array. It may share memory with this array and is then read-only: write
+        through the Array (``a[...] = v``) or copy it (``a.asnumpy().copy()``)."""
+        data = self._get(_NUMPY)
+        if data.flags.writeable:
+            data = data.view()
+            data.flags.writeable = False
+        return data
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._get(_NUMPY)
+        if copy:
+            return _np.array(data, dtype=dtype, copy=True)
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # numpy.exp(minpy_array), ndarray + Array: run the minpy operator of that name.
+        op = _OPS.get(ufunc.__name__)
+        if method == "__call__" and op is not None:
+            return op(*inputs, **kwargs)
+        inputs = [x.asnumpy() if isinstance(x, Array) else x for x in inputs]
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        op = _OPS.get(func.__name__)
+        if op is not None and getattr(op, "__wrapped__", None) is func:
+            return op(*args, **kwargs)
+        return func(*_to_numpy_tree(args), **_to_numpy_tree(kwargs))
+
+    def tolist(self):
+        return self.asnumpy().tolist()
+
+    def item(self, *args):
+        return self.asnumpy().item(*args)
+
+    def tobytes(self, order="C"):
+        return self.asnumpy().tobytes(order)
+
+    def __float__(self):
+        return float(self._scalar("float"))
+
+    def __int__(self):
+        return int(self._scalar("int"))
+
+    def __complex__(self):
+        return complex(self._scalar("complex"))
+
+    def __bool__(self):
+        if self.size != 1:
+            raise ValueError("The truth value of an array with more than one element is ambiguous. "
+                             f"Use a.any() or a.all() (array shape {self.shape})")
+        return bool(self.asnumpy())
+
+    def __index__(self):
+        if self.ndim != 0 or self.dtype.kind not in "iub":
+            raise TypeError(f"only integer scalar arrays can be converted to a scalar index "
+                            f"(shape {self.shape}, dtype {self.dtype})")
+        return int(self.asnumpy())
+
+    def _scalar(self, what):
+        if self.size != 1:
+            raise TypeError(f"only size-1 arrays can be converted to Python scalars "
+                            f"({what}() of an array of shape {self.shape})")
+        return self.asnumpy().reshape(()).item() if what != "complex" else self.asnumpy().reshape(())[()]
+
+    def __len__(self):
+        shape = self._data.shape
+        if not shape:
+            raise TypeError("len() of unsized object (a 0-d minpy Array)")
+        return shape[0]
+
+    def __iter__(self):
+        if not self._data.shape:
+            raise TypeError("iteration over a 0-d array")
+        getitem = _op("getitem")
+        for i in range(self._data.shape[0]):
+            yield getitem(self, i)
+
+    def __repr__(self):
+        return repr(self.asnumpy())
+
+    def __str__(self):
+        return str(self.asnumpy())
+
+    def __format__(self, spec):
+        value = self.asnumpy()
+        return format(value[()] if value.ndim == 0 else value, spec)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return (_rebuild, (_np.array(self.asnumpy()),))
+
+    def __copy__(self):
+        return _op("copy")(self)
+
+    def __deepcopy__(self, memo):
+        return _op("copy")(self)
+
+    # -- indexing -------------------------------------------------------------------------------------
+    def __getitem__(self, key):
+        return _op("getitem")(self, key)
+
+    def __setitem__(self, key, value):
+        _op("setitem")(self, key, value)
+
+    # -- methods whose signature differs from the same-named function ----------------------------------
+    def reshape(self, *shape, order="C"):
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return _op("reshape")(self, shape, order=order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int)):
+            axes = axes[0]
+        return _op("transpose")(self, axes if axes != () else None)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        return _op("astype")(self, dtype, order=order, casting=casting, copy=copy)
+
+    def copy(self, order="C"):
+        return _op("copy")(self, order=order)
+
+    def flatten(self, order="C"):
+        return _op("flatten")(self, order=order)
+
+    def fill(self, value):
+        _op("fill")(self, value)
+
+    def sort(self, axis=-1, kind=None, order=None):
+        self[...] = _op("sort")(self, axis=axis, kind=kind, order=order)
+
+    def view(self, *args, **kwargs):
+        return Array(self.asnumpy().view(*args, **kwargs).copy())
+
+    def dump(self, file):
+        _np.save(file, self.asnumpy(), allow_pickle=False)
+
+    def wait_to_read(self):
+        """Block until the data is computed (MXNet runs asynchronously)."""
+        if hasattr(self._data, "wait_to_read"):
+            self._data.wait_to_read()
+        return self
+
+    # -- arithmetic, comparison, bitwise ----------------------------------------------------------------
+    def __add__(self, o): return _OPS["add"](self, o)
+    def __radd__(self, o): return _OPS["add"](o, self)
+    def __sub__(self, o): return _OPS["subtract"](self, o)
+    def __rsub__(self, o): return _OPS["subtract"](o, self)
+    def __mul__(self, o): return _OPS["multiply"](self, o)
+    def __rmul__(self, o): return _OPS["multiply"](o, self)
+    def __truediv__(self, o): return _OPS["true_divide"](self, o)
+    def __rtruediv__(self, o): return _OPS["true_divide"](o, self)
+    def __floordiv__(self, o): return _OPS["floor_divide"](self, o)
+    def __rfloordiv__(self, o): return _OPS["floor_divide"](o, self)
+    def __mod__(self, o): return _OPS["remainder"](self, o)
+    def __rmod__(self, o): return _OPS["remainder"](o, self)
+    def __divmod__(self, o): return _OPS["divmod"](self, o)
+    def __rdivmod__(self, o): return _OPS["divmod"](o, self)
+    def __pow__(self, o): return _OPS["power"](self, o)
+    def __rpow__(self, o): return _OPS["power"](o, self)
+    def __matmul__(self, o): return _OPS["matmul"](self, o)
+    def __rmatmul__(self, o): return _OPS["matmul"](o, self)
+    def __and__(self, o): return _OPS["bitwise_and"](self, o)
+    def __rand__(self, o): return _OPS["bitwise_and"](o, self)
+    def __or__(self, o): return _OPS["bitwise_or"](self, o)
+    def __ror__(self, o): return _OPS["bitwise_or"](o, self)
+    def __xor__(self, o): return _OPS["bitwise_xor"](self, o)
+    def __rxor__(self, o): return _OPS["bitwise_xor"](o, self)
+    def __lshift__(self, o): return _OPS["left_shift"](self, o)
+    def __rlshift__(self, o): return _OPS["left_shift"](o, self)
+    def __rshift__(self, o): return _OPS["right_shift"](self, o)
+    def __rrshift__(self, o): return _OPS["right_shift"](o, self)
+    def __eq__(self, o): return _OPS["equal"](self, o)
+    def __ne__(self, o): return _OPS["not_equal"](self, o)
+    def __lt__(self, o): return _OPS["less"](self, o)
+    def __le__(self, o): return _OPS["less_equal"](self, o)
+    def __gt__(self, o): return _OPS["greater"](self, o)
+    def __ge__(self, o): return _OPS["greater_equal"](self, o)
+    def __neg__(self): return _OPS["negative"](self)
+    def __pos__(self): return _OPS["positive"](self)
+    def __abs__(self): return _OPS["absolute"](self)
+    def __invert__(self): return _OPS["invert"](self)
+
+    # In-place operators: NumPy's semantics (result cast back with same-kind casting, the buffer kept).
+    def __iadd__(self, o): return _OPS["_inplace"]("add", self, o)
+    def __isub__(self, o): return _OPS["_inplace"]("subtract", self, o)
+    def __imul__(self, o): return _OPS["_inplace"]("multiply", self, o)
+    def __itruediv__(self, o): return _OPS["_inplace"]("true_divide", self, o)
+    def __ifloordiv__(self, o): return _OPS["_inplace"]("floor_divide", self, o)
+    def __imod__(self, o): return _OPS["_inplace"]("remainder", self, o)
+    def __ipow__(self, o): return _OPS["_inplace"]("power", self, o)
+    def __imatmul__(self, o): return _OPS["_inplace"]("matmul", self, o)
+    def __iand__(self, o): return _OPS["_inplace"]("bitwise_and", self, o)
+    def __ior__(self, o): return _OPS["_inplace"]("bitwise_or", self, o)
+    def __ixor__(self, o): return _OPS["_inplace"]("bitwise_xor", self, o)
+    def __ilshift__(self, o): return _OPS["_inplace"]("left_shift", self, o)
+    def __irshift__(self, o): return _OPS["_inplace"]("right_shift", self, o)
+
+
+def _rebuild(value):
+    return Array(value, _NUMPY)
+
+
+def _native_of(obj):
+    """(native data, backend) for wrapping ``obj`` without a copy where possible."""
+    if isinstance(obj, _np.ndarray):
+        return obj, _NUMPY
+    for backend in registered_backends():
+        if backend is not _NUMPY and backend.is_native(obj):
+            return backend.adopt(obj), backend
+    if type(obj).__module__.startswith("mxnet"):
+        from minpy.backends import mxnet_backend
+
+        if mxnet_backend.available() and mxnet_backend.is_native(obj):
+            return mxnet_backend.adopt(obj), mxnet_backend
+    return _np.asarray(obj), _NUMPY
+
+
+def _to_numpy_tree(obj):
+    if isinstance(obj, Array):
+        return obj.asnumpy()
+    if type(obj) in (list, tuple):
+        return type(obj)(_to_numpy_tree(x) for x in obj)
+    if type(obj) is dict:
+        return {k: _to_numpy_tree(v) for k, v in obj.items()}
+    return obj
+
+
+class Number(float):
+    """MinPy 0.3's scalar type; kept so that ``isinstance(x, Number)`` code runs. Results of minpy
+    operators are 0-d Arrays, which convert with ``float()``."""
+
+
+def wrap(obj):
+    """MinPy 0.3's ``wrap``: an Array for array data, a Python scalar stays as it is."""
+    if isinstance(obj, Array):
+        return obj
+    if isinstance(obj, (int, float, bool, complex)):
+        return obj
+    return Array(obj)
+
+
+def current_device_context():
+    return current_context()

@@ -1,0 +1,63 @@
+"""The backend protocol."""
+
+
+class Backend:
+    """Base class of backends. Subclasses set :attr:`name` and implement the methods below.
+
+    Data held by a backend ("native" arrays) must expose ``.shape`` (a tuple) and ``.dtype``.
+    """
+
+    name = None
+    #: the context kinds ("cpu", "gpu") this backend can ever serve
+    device_types = ("cpu",)
+
+    def available(self):
+        """True when the backend can be used in this process (its library imports)."""
+        raise NotImplementedError
+
+    def unavailable_reason(self):
+        return ""
+
+    def gpu_unavailable_reason(self):
+        return "CPU only"
+
+    def supports_context(self, ctx):
+        return ctx.device_type in self.device_types
+
+    def supports_dtype(self, dtype):
+        """Whether arrays of this NumPy dtype can live here."""
+        raise NotImplementedError
+
+    def is_native(self, obj):
+        """Whether ``obj`` is an array of this backend."""
+        raise NotImplementedError
+
+    def dtype(self, data):
+        """The NumPy dtype of native data."""
+        return data.dtype
+
+    def context_of(self, data):
+        raise NotImplementedError
+
+    def to_numpy(self, data):
+        """A NumPy array with the value of ``data`` (may share memory when ``data`` is NumPy)."""
+        raise NotImplementedError
+
+    def from_numpy(self, array, ctx):
+        """Native data on ``ctx`` with the value of the NumPy array ``array`` (a copy)."""
+        raise NotImplementedError
+
+    def resolve(self, spec):
+        """Turn an implementation spec from the operator table into a callable."""
+        raise NotImplementedError
+
+    def setitem(self, data, key, value):
+        """Write ``value`` (native or a Python scalar) into ``data[key]`` in place; return False when this
+        backend cannot do that write with NumPy's semantics (the Array then writes through NumPy)."""
+        return False
+
+    def astype(self, data, dtype):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<minpy backend {self.name}>"

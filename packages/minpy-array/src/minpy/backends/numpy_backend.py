@@ -1,0 +1,37 @@
+"""NumPy: always available, the reference semantics and the fallback of every operator."""
+import numpy as np
+
+from minpy.backends.base import Backend
+from minpy.context import _CPU
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def available(self):
+        return True
+
+    def supports_dtype(self, dtype):
+        return True
+
+    def is_native(self, obj):
+        return isinstance(obj, np.ndarray)
+
+    def context_of(self, data):
+        return _CPU
+
+    def to_numpy(self, data):
+        return data
+
+    def from_numpy(self, array, ctx):
+        return np.array(array, copy=True)
+
+    def resolve(self, spec):
+        return spec
+
+    def setitem(self, data, key, value):
+        data[key] = value
+        return True
+
+    def astype(self, data, dtype):
+        return data.astype(dtype)

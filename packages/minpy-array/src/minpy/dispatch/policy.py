@@ -1,0 +1,168 @@
+"""Dispatch policies: which backend runs an operator.
+
+A policy orders the backends it would like to use; the dispatcher takes the first one that implements the
+operator for these arguments (dtypes, argument patterns, context) and falls back to NumPy otherwise.
+
+* ``PreferMXNetPolicy`` (``"prefer_mxnet"``, the default) - MXNet where it can, NumPy otherwise.
+* ``OnlyNumPyPolicy`` (``"only_numpy"``) - always NumPy.
+* ``OnlyMXNetPolicy`` (``"only_mxnet"``) - MXNet or a clear error naming the operator.
+* ``AutoBlacklistPolicy`` (``"auto_blacklist"``) - like prefer-MXNet, but an operator that raises on MXNet
+  is retried on NumPy and routed there from then on; the list can be saved and loaded (JSON).
+
+Set one globally with ``set_global_policy`` or for a region with ``with policy:`` (policies are context
+managers); ``wrap_policy(policy)`` makes a decorator that runs a function under a policy.
+"""
+import functools
+import json
+import threading
+
+
+class PolicyError(NotImplementedError):
+    """The policy forbids the only way to run this operator."""
+
+
+class Policy:
+    """Base class: ``preference`` names backends in the order this policy wants them."""
+
+    name = None
+    preference = ()
+    #: whether running on NumPy after all is allowed (and then counted as a fallback)
+    allow_fallback = True
+
+    def blocked(self, op_name):
+        """Whether this policy refuses ``op_name`` on its preferred backends."""
+        return False
+
+    def native_error(self, op_name, backend_name, exc):
+        """Called when ``op_name`` raised on ``backend_name`` and then ran on NumPy."""
+
+    def __enter__(self):
+        _state.stack.append(_state.policy)
+        _state.policy = self
+        _bump()
+        return self
+
+    def __exit__(self, *exc):
+        _state.policy = _state.stack.pop()
+        _bump()
+        return False
+
+    def __repr__(self):
+        return f"<minpy policy {self.name}>"
+
+
+class PreferMXNetPolicy(Policy):
+    name = "prefer_mxnet"
+    preference = ("mxnet",)
+
+
+class OnlyNumPyPolicy(Policy):
+    name = "only_numpy"
+    preference = ()
+
+
+class OnlyMXNetPolicy(Policy):
+    name = "only_mxnet"
+    preference = ("mxnet",)
+    allow_fallback = False
+
+
+class AutoBlacklistPolicy(Policy):
+    """Prefer MXNet; an operator that fails there once is sent to NumPy from then on."""
+
+    name = "auto_blacklist"
+    preference = ("mxnet",)
+
+    def __init__(self, blacklist=()):
+        self.blacklist = set(blacklist)
+
+    def blocked(self, op_name):
+        return op_name in self.blacklist
+
+    def native_error(self, op_name, backend_name, exc):
+        if op_name not in self.blacklist:
+            self.blacklist.add(op_name)
+            _bump()
+
+    def save(self, path):
+        """Write the blacklist as JSON."""
+        with open(path, "w") as f:
+            json.dump(sorted(self.blacklist), f, indent=1)
+
+    def load(self, path):
+        """Add the operators listed in a JSON file written by :meth:`save`."""
+        with open(path) as f:
+            names = json.load(f)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{path}: expected a JSON list of operator names")
+        self.blacklist.update(names)
+        _bump()
+
+
+# MinPy 0.3 class names
+PreferMXNetPolicy.__doc__ = "MXNet where it can run the operator, NumPy otherwise (the default)."
+OnlyNumpyPolicy = OnlyNumPyPolicy
+OnlyMXNetPolicy.__doc__ = "Everything on MXNet; an operator it cannot run is a PolicyError."
+
+_BY_NAME = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy,
+            "only_mxnet": OnlyMXNetPolicy, "auto_blacklist": AutoBlacklistPolicy}
+
+
+class _State(threading.local):
+    def __init__(self):
+        self.policy = _default
+        self.stack = []
+
+
+_default = PreferMXNetPolicy()
+_state = _State()
+# Bumped whenever the active policy or its routing changes, so that per-operator routing caches expire.
+_generation = [0]
+
+
+def _bump():
+    _generation[0] += 1
+
+
+def resolve_policy(policy):
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, type) and issubclass(policy, Policy):
+        return policy()
+    if isinstance(policy, str):
+        try:
+            return _BY_NAME[policy]()
+        except KeyError:
+            raise ValueError(f"unknown policy {policy!r}; choose one of {sorted(_BY_NAME)}") from None
+    raise TypeError(f"a policy is a name, a Policy subclass or instance; got {type(policy).__name__}")
+
+
+def set_global_policy(policy):
+    """Make ``policy`` (a name such as ``"only_numpy"``, a Policy class or instance) the default of every
+    thread that has not set its own."""
+    global _default
+    _default = resolve_policy(policy)
+    _state.policy = _default
+    _bump()
+
+
+def get_global_policy():
+    """The policy in force in this thread."""
+    return _state.policy
+
+
+def current_policy():
+    return _state.policy
+
+
+def wrap_policy(policy):
+    """Decorator: run the decorated function under ``policy``."""
+    policy = resolve_policy(policy)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with policy:
+                return fn(*args, **kwargs)
+        return wrapper
+    return decorate

@@ -1,0 +1,438 @@
+"""Operators and the dispatcher: the hot path of every ``minpy.numpy`` call.
+
+An :class:`Operator` is one record of the operator table. Calling its public function:
+
+1. hands the call to the interceptor when an extension (autograd) has installed one;
+2. otherwise picks a backend: the policy's preferred backends, in order, that implement the operator for
+   these dtypes, keywords and argument patterns; NumPy when none does (a *fallback*, counted and reported);
+3. moves argument data to that backend (cached on each Array), runs the implementation, wraps the result;
+4. if a preferred backend raises, reruns on NumPy: NumPy's answer (or NumPy's own exception, naming the
+   operator and the argument shapes) is what the user gets, never an MXNet traceback.
+"""
+import numpy as np
+
+from minpy import extend as _extend
+from minpy.array import _OPS, Array
+from minpy.backends import get_backend, numpy_backend as _NUMPY, registered_backends
+from minpy.context import _CPU, _state as _ctx_state
+from minpy.dispatch import policy as _policy
+from minpy.dispatch.policy import PolicyError
+from minpy.stats import count_fallback, perf_counter, recorder
+
+_NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+_SCALARS = (int, float, bool, complex)
+_NDARRAY = np.ndarray
+_GENERIC = np.generic
+_registry = {}  # operator name -> Operator
+
+
+class Impl:
+    """How one backend implements an operator.
+
+    ``spec``: what the backend resolves to a callable (for MXNet: ``"np.add"``, ``"npx.relu"``,
+    ``"adapter:name"`` for a function in :mod:`minpy.backends.mxnet_ops`). ``kwargs``: keyword names it
+    accepts (others, unless None-valued, send the call to NumPy). ``dtypes``: dtype kinds it accepts
+    (``"fiub"`` letters; None for all the backend supports). ``accepts(args, kwargs)``: returns None when the
+    call can run here, else the reason it cannot. ``note``: documentation for the coverage report.
+    """
+
+    __slots__ = ("spec", "kwargs", "dtypes", "accepts", "note", "fn")
+
+    def __init__(self, spec, kwargs=(), dtypes=None, accepts=None, note=""):
+        self.spec = spec
+        self.kwargs = frozenset(kwargs)
+        self.dtypes = dtypes
+        self.accepts = accepts
+        self.note = note
+        self.fn = None
+
+
+class Operator:
+    """One operator: its NumPy reference and the other backends that implement it."""
+
+    __slots__ = ("name", "ref", "impls", "kind", "differentiable", "casting", "tol", "wrap_result",
+                 "float_default", "numpy_reason", "custom", "public", "_routes", "calls", "__weakref__")
+
+    def __init__(self, name, ref, impls=None, kind="function", differentiable=None, casting=None, tol=None,
+                 wrap_result=True, float_default=False, numpy_reason=None, custom=None):
+        self.name = name
+        self.ref = ref
+        self.impls = impls or {}
+        self.kind = kind
+        self.differentiable = differentiable
+        self.casting = casting
+        self.tol = tol or {}
+        self.wrap_result = wrap_result
+        self.float_default = float_default
+        self.numpy_reason = numpy_reason
+        self.custom = custom
+        self._routes = None
+        self.public = _make_public(self)
+
+    def __repr__(self):
+        return f"<minpy operator {self.name}: {', '.join(['numpy', *self.impls])}>"
+
+    def invoke(self, args, kwargs):
+        """Run the operator without the interceptor (for extensions that intercept calls)."""
+        if self.custom is not None:
+            return self.custom(self, args, kwargs)
+        return _invoke(self, args, kwargs)
+
+    def routes(self):
+        """(backend, impl) pairs the current policy may use, in order; cached per policy generation."""
+        cached = self._routes
+        gen = _policy._generation[0]
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        pol = _policy._state.policy
+        routes = []
+        if not pol.blocked(self.name):
+            for bname in pol.preference:
+                impl = self.impls.get(bname)
+                if impl is None:
+                    continue
+                backend = get_backend(bname)
+                if not backend.available():
+                    continue
+                if impl.fn is None:
+                    impl.fn = backend.resolve(impl.spec)
+                routes.append((backend, impl))
+        routes = tuple(routes)
+        self._routes = (gen, routes)
+        return routes
+
+
+def invalidate_caches():
+    _policy._bump()
+
+
+def _make_public(op):
+    invoke = op.invoke
+    interceptor = _extend._interceptor
+
+    def call(*args, **kwargs):
+        hook = interceptor[0]
+        if hook is not None:
+            return hook(op, args, kwargs)
+        return invoke(args, kwargs)
+
+    short = op.name.rpartition(".")[2]
+    call.__name__ = short
+    call.__qualname__ = short
+    call.__module__ = "minpy.numpy" + ("." + op.name.rpartition(".")[0] if "." in op.name else "")
+    call.__doc__ = getattr(op.ref, "__doc__", None)
+    if op.ref is not None and not isinstance(op.ref, np.ufunc):
+        call.__wrapped__ = op.ref  # inspect.signature() then reports NumPy's signature
+    call.op = op
+    return call
+
+
+# -- argument handling ---------------------------------------------------------------------------------
+def _as_array(x):
+    if isinstance(x, _NDARRAY):
+        return Array(x, _NUMPY)
+    return Array(np.asarray(x), _NUMPY)
+
+
+def _normalise(op, args):
+    """Arrays among ``args`` (one level into lists/tuples), with NumPy arrays and scalars wrapped as Arrays
+    so every backend sees the same thing. Returns (args, arrays)."""
+    arrays = []
+    rebuilt = None
+    elementwise = op.kind == "ufunc"
+    for i, a in enumerate(args):
+        t = type(a)
+        if t is Array:
+            arrays.append(a)
+        elif t in _SCALARS or a is None:
+            continue
+        elif isinstance(a, (_NDARRAY, _GENERIC)) or (elementwise and t in (list, tuple)):
+            if rebuilt is None:
+                rebuilt = list(args)
+            rebuilt[i] = w = _as_array(a)
+            arrays.append(w)
+        elif t is list or t is tuple:
+            inner = None
+            for j, x in enumerate(a):
+                if type(x) is Array:
+                    arrays.append(x)
+                elif isinstance(x, _NDARRAY):
+                    if inner is None:
+                        inner = list(a)
+                    inner[j] = w = Array(x, _NUMPY)
+                    arrays.append(w)
+            if inner is not None:
+                if rebuilt is None:
+                    rebuilt = list(args)
+                rebuilt[i] = t(inner)
+        elif isinstance(a, Array):  # subclasses (autograd boxes are not Arrays; this is user subclasses)
+            arrays.append(a)
+    return (args if rebuilt is None else rebuilt), arrays
+
+
+def _convert(x, backend, ctx):
+    t = type(x)
+    if t is Array or isinstance(x, Array):
+        return x._data if x._backend is backend else x._get(backend, ctx)
+    if t is list or t is tuple:
+        return t([_convert(v, backend, ctx) for v in x])
+    if t is dict:
+        return {k: _convert(v, backend, ctx) for k, v in x.items()}
+    return x
+
+
+def _wrap(r, backend):
+    if isinstance(r, _NDARRAY):
+        return Array(r, _NUMPY)
+    if isinstance(r, _GENERIC):
+        return Array(np.asarray(r), _NUMPY)
+    if backend is not _NUMPY and backend.is_native(r):
+        return Array(backend.adopt(r), backend)
+    t = type(r)
+    if t is tuple or t is list:
+        return t(_wrap(x, backend) for x in r)
+    if hasattr(r, "_fields") and isinstance(r, tuple):  # named tuples (linalg.svd, unique_all, ...)
+        return t(*(_wrap(x, backend) for x in r))
+    return r
+
+
+def describe(args, kwargs=None):
+    """A short description of call arguments for error messages: shapes and dtypes of arrays."""
+    def one(x):
+        if isinstance(x, Array):
+            return f"array(shape={x.shape}, dtype={x.dtype})"
+        if isinstance(x, _NDARRAY):
+            return f"ndarray(shape={x.shape}, dtype={x.dtype})"
+        if type(x) in (list, tuple) and any(isinstance(v, (Array, _NDARRAY)) for v in x):
+            inner = ", ".join(one(v) for v in x)
+            return f"[{inner}]" if type(x) is list else f"({inner})"
+        text = repr(x)
+        return text if len(text) <= 40 else text[:37] + "..."
+    parts = [one(a) for a in args]
+    if kwargs:
+        parts += [f"{k}={one(v)}" for k, v in kwargs.items()]
+    return ", ".join(parts)
+
+
+def _reraise(op, exc, args, kwargs):
+    message = f"minpy.numpy.{op.name}({describe(args, kwargs)}): {exc}"
+    try:
+        new = type(exc)(message)
+    except Exception:
+        exc.add_note(message)
+        raise exc from None
+    raise new.with_traceback(exc.__traceback__) from None
+
+
+# -- the dispatcher --------------------------------------------------------------------------------------
+def _native_reason(op, backend, impl, arrays, args, kwargs):
+    """None when ``impl`` on ``backend`` can run this call, else why not."""
+    kinds = impl.dtypes
+    for a in arrays:
+        dt = a.dtype
+        if not backend.supports_dtype(dt):
+            return f"{backend.name} has no dtype {dt}"
+        if kinds is not None and dt.kind not in kinds:
+            return f"{backend.name}'s {op.name} does not take dtype {dt}"
+    if kwargs:
+        allowed = impl.kwargs
+        for k, v in kwargs.items():
+            if k not in allowed and v is not None:
+                return f"{backend.name}'s {op.name} does not take the keyword {k!r}"
+    if impl.accepts is not None:
+        return impl.accepts(args, kwargs)
+    return None
+
+
+def _invoke(op, args, kwargs):
+    timing = recorder.timing
+    if timing:
+        start = perf_counter()
+    args, arrays = _normalise(op, args)
+    ctx = _ctx_state.current
+    backend = _NUMPY
+    reason = None
+    routes = op.routes()
+    for candidate, impl in routes:
+        reason = _native_reason(op, candidate, impl, arrays, args, kwargs)
+        if reason is None:
+            backend = candidate
+            break
+    if backend is not _NUMPY:
+        try:
+            result = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
+        except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
+            result = _after_native_error(op, backend, exc, args, kwargs)
+            backend = _NUMPY
+    else:
+        pol = _policy._state.policy
+        if pol.preference and op.numpy_reason is None:
+            if routes:
+                reason = reason
+            elif pol.blocked(op.name):
+                reason = f"blacklisted by the {pol.name} policy"
+            else:
+                reason = _missing_reason(op, pol)
+            if reason is not None:
+                if not pol.allow_fallback:
+                    raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
+                count_fallback(op.name, reason)
+        result = _run_numpy(op, args, kwargs)
+    key = (op.name, backend.name)
+    calls = recorder.calls
+    calls[key] = calls.get(key, 0) + 1
+    if timing:
+        seconds = recorder.seconds
+        seconds[key] = seconds.get(key, 0.0) + perf_counter() - start
+    return result
+
+
+def _missing_reason(op, pol):
+    """Why no preferred backend implements ``op`` (None when no preferred backend is usable at all, which is
+    not a per-operator fallback: e.g. MXNet is not installed)."""
+    usable = [b for b in pol.preference if get_backend(b).available()]
+    if not usable:
+        return None
+    return f"no {'/'.join(usable)} implementation"
+
+
+def _run_numpy(op, args, kwargs):
+    if arrays_in(args) or arrays_in(kwargs.values()):
+        args = [_convert(a, _NUMPY, _CPU) for a in args]
+        kwargs = {k: _convert(v, _NUMPY, _CPU) for k, v in kwargs.items()}
+    try:
+        result = op.ref(*args, **kwargs)
+    except Exception as exc:
+        _reraise(op, exc, args, kwargs)
+    if not op.wrap_result:
+        return result
+    if op.float_default:
+        result = _default_float(result, kwargs)
+    return _wrap(result, _NUMPY)
+
+
+def arrays_in(values):
+    for v in values:
+        t = type(v)
+        if t is Array or isinstance(v, Array):
+            return True
+        if (t is list or t is tuple) and any(isinstance(x, Array) for x in v):
+            return True
+    return False
+
+
+def _default_float(result, kwargs):
+    from minpy.config import settings
+
+    dt = settings.default_float
+    if dt is not None and kwargs.get("dtype") is None and isinstance(result, _NDARRAY) \
+            and result.dtype == np.float64:
+        return result.astype(dt)
+    return result
+
+
+def _run_native(op, backend, impl, args, kwargs, arrays, ctx):
+    expected = None
+    if op.casting is not None:
+        args, expected = _cast_for_native(op, backend, args, ctx)
+    nargs = [_convert(a, backend, ctx) for a in args]
+    if kwargs:
+        kwargs = {k: _convert(v, backend, ctx) for k, v in kwargs.items()
+                  if v is not None or k in impl.kwargs}
+    result = impl.fn(*nargs, **kwargs)
+    if op.float_default:
+        from minpy.config import settings
+
+        if settings.default_float is not None and kwargs.get("dtype") is None \
+                and np.dtype(result.dtype) == np.float64:
+            result = result.astype(settings.default_float)
+    wrapped = _wrap(result, backend)
+    if expected is not None and type(wrapped) is Array and wrapped.dtype != expected:
+        wrapped = Array(backend.astype(wrapped._data, expected), backend)
+    return wrapped
+
+
+def _after_native_error(op, backend, exc, args, kwargs):
+    pol = _policy._state.policy
+    result = _run_numpy(op, args, kwargs)  # raises NumPy's error (named) when the input was bad
+    first_line = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {first_line[0] if first_line else ''}"
+    if not pol.allow_fallback:
+        raise PolicyError(f"minpy.numpy.{op.name} failed on {backend.name} under the {pol.name} policy "
+                          f"({detail})") from None
+    pol.native_error(op.name, backend.name, exc)
+    count_fallback(op.name, f"{backend.name} raised {detail[:160]}")
+    return result
+
+
+# -- NumPy's dtype rules on backends that differ (elementwise operators) -----------------------------------
+_cast_cache = {}
+
+
+def _signature(args):
+    sig = []
+    for a in args:
+        if isinstance(a, Array):
+            sig.append((a.dtype, a.ndim == 0))
+        elif type(a) in _SCALARS:
+            sig.append(type(a) if _NUMPY2 else (type(a), np.min_scalar_type(a)))
+        else:
+            return None
+    return tuple(sig)
+
+
+def _stand_in(a):
+    if isinstance(a, Array):
+        if a.ndim == 0 and not _NUMPY2:
+            return a.asnumpy()  # NumPy 1.x: the value of a 0-d array takes part in promotion
+        return np.zeros((1,) * max(a.ndim, 1) if a.ndim else (), dtype=a.dtype)
+    return a
+
+
+def _cast_for_native(op, backend, args, ctx):
+    """Cast array arguments to the dtype NumPy computes in, so the native result has NumPy's dtype.
+    Returns (args, the dtype NumPy's result has)."""
+    sig = _signature(args)
+    if sig is None:
+        return args, None
+    if not _NUMPY2 and any(s[1] for s in sig if type(s) is tuple and isinstance(s[0], np.dtype)):
+        sig = sig + (tuple(float(a) for a in args if isinstance(a, Array) and a.ndim == 0),)
+    key = (op.name, sig)
+    entry = _cast_cache.get(key)
+    if entry is None:
+        stand_ins = [_stand_in(a) for a in args]
+        with np.errstate(all="ignore"):
+            out = op.ref(*stand_ins)
+        out_dtype = (out[0] if isinstance(out, tuple) else np.asarray(out)).dtype
+        if op.casting == "out":
+            compute = out_dtype
+        elif op.casting == "common":
+            compute = np.result_type(*stand_ins)
+        else:
+            compute = None
+        entry = _cast_cache[key] = (compute, out_dtype)
+    compute, out_dtype = entry
+    if compute is None:
+        return args, out_dtype
+    if not backend.supports_dtype(compute):
+        raise TypeError(f"{backend.name} cannot compute {op.name} in {compute}")
+    out = list(args)
+    for i, a in enumerate(args):
+        if isinstance(a, Array) and a.dtype != compute:
+            out[i] = Array(backend.astype(a._get(backend, ctx), compute), backend)
+    return out, out_dtype
+
+
+def register(op):
+    """Add an operator to the table; its public function becomes reachable from Array methods."""
+    _registry[op.name] = op
+    _OPS[op.name] = op.public
+    return op
+
+
+def get_operator(name):
+    return _registry[name]
+
+
+def all_operators():
+    return dict(_registry)
