@@ -31,7 +31,10 @@ class Array:
     NumPy or MXNet array without copying.
     """
 
-    __slots__ = ("_data", "_backend", "_variants", "_stamp", "_root", "_version", "__weakref__")
+    # _dtype and _shape cache what the backend reports (an MXNet query costs ~1 us); neither changes
+    # under in-place writes, and the shape setter refreshes _shape.
+    __slots__ = ("_data", "_backend", "_variants", "_stamp", "_root", "_version", "_dtype", "_shape",
+                 "__weakref__")
     # Make NumPy hand mixed operations (ndarray + Array) to Array's reflected operators.
     __array_priority__ = 100.0
 
@@ -44,6 +47,8 @@ class Array:
         self._stamp = 0
         self._root = None
         self._version = 0
+        self._dtype = None
+        self._shape = None
 
     # -- data on backends -----------------------------------------------------------------------------
     def _owner(self):
@@ -121,7 +126,10 @@ class Array:
     # -- NumPy attributes -----------------------------------------------------------------------------
     @property
     def shape(self):
-        return tuple(self._data.shape)
+        shape = self._shape
+        if shape is None:
+            shape = self._shape = tuple(self._data.shape)
+        return shape
 
     @shape.setter
     def shape(self, new_shape):
@@ -129,20 +137,24 @@ class Array:
         if reshaped.size != self.size:
             raise ValueError(f"cannot reshape array of size {self.size} into shape {new_shape}")
         self._data, self._backend = reshaped._data, reshaped._backend
+        self._shape = None
         self._variants = None
 
     @property
     def dtype(self):
-        return self._backend.dtype(self._data)
+        dtype = self._dtype
+        if dtype is None:
+            dtype = self._dtype = self._backend.dtype(self._data)
+        return dtype
 
     @property
     def ndim(self):
-        return len(self._data.shape)
+        return len(self.shape)
 
     @property
     def size(self):
         n = 1
-        for s in self._data.shape:
+        for s in self.shape:
             n *= s
         return n
 
@@ -253,16 +265,16 @@ class Array:
         return self.asnumpy().reshape(()).item() if what != "complex" else self.asnumpy().reshape(())[()]
 
     def __len__(self):
-        shape = self._data.shape
+        shape = self.shape
         if not shape:
             raise TypeError("len() of unsized object (a 0-d minpy Array)")
         return shape[0]
 
     def __iter__(self):
-        if not self._data.shape:
+        if not self.shape:
             raise TypeError("iteration over a 0-d array")
         getitem = _op("getitem")
-        for i in range(self._data.shape[0]):
+        for i in range(self.shape[0]):
             yield getitem(self, i)
 
     def __repr__(self):

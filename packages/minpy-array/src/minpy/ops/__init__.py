@@ -115,6 +115,7 @@ def _is_operator_candidate(obj):
 
 def _build():
     declared = set()
+    by_ref = {}  # id(NumPy function) -> record, so NumPy's aliases (abs, conj, round_...) share a record
     for record in _table.RECORDS:
         fields = dict(record)
         name = fields.pop("name")
@@ -122,6 +123,7 @@ def _build():
             fields["custom"] = _mutating
         register(Operator(name, **fields))
         declared.add(name)
+        by_ref.setdefault(id(fields["ref"]), fields)
     register(Operator("setitem", ref=_setitem_ref, kind="index", differentiable=True, custom=_setitem))
     register(Operator("fill", ref=lambda a, value: a.fill(value), kind="function", differentiable=False,
                       custom=_fill))
@@ -136,6 +138,10 @@ def _build():
             if not _is_operator_candidate(obj):
                 continue
             if prefix == "random" and not attr[0].islower():
+                continue
+            alias_of = by_ref.get(id(obj))
+            if alias_of is not None:
+                register(Operator(full, **alias_of))
                 continue
             kwargs = {}
             if attr in _table.INFO and not prefix:
