@@ -1,10 +1,12 @@
 """MinPy 0.3's ``minpy.core``: thin aliases onto the new packages (not a second implementation).
 
-``grad``, ``grad_and_loss``, ``value_and_grad`` and ``customop`` are :mod:`minpy.autograd`'s. ``Function`` (MXNet
-symbols as differentiable functions) joins when minpy-symbol lands.
+``grad``, ``grad_and_loss``, ``value_and_grad`` and ``customop`` are :mod:`minpy.autograd`'s; ``Function`` (MXNet
+symbols as differentiable functions) is :mod:`minpy.symbol`'s. Importing this module does not import MXNet
+(nor need it): MXNet is loaded when a ``Function`` is created.
 """
 from minpy.array import Array, wrap
 from minpy.autograd import customop, grad, grad_and_loss, value_and_grad
+from minpy.symbol import Function
 
 
 def numpy_to_minpy(value):
@@ -32,5 +34,5 @@ def convert_args(value):
     return wrap(value)
 
 
-__all__ = ["grad", "grad_and_loss", "value_and_grad", "customop", "numpy_to_minpy", "minpy_to_numpy",
+__all__ = ["grad", "grad_and_loss", "value_and_grad", "customop", "Function", "numpy_to_minpy", "minpy_to_numpy",
            "convert_args"]

@@ -662,6 +662,18 @@ defvjp_seq("dstack", _joined(_shape_atleast(3), lambda p: 2))
 defvjp_seq("column_stack", _joined(lambda x: _shape(x) + (1,) if len(_shape(x)) < 2 else _shape(x), lambda p: 1))
 
 
+def _pad_vjp(g, ans, x, pad_width, mode="constant", **kw):
+    if mode != "constant":
+        raise AutogradError(f"minpy.numpy.pad: gradient implemented for mode='constant', not {mode!r}")
+    nd = len(_shape(x))
+    widths = onp.broadcast_to(onp.asarray(pad_width, dtype=int).reshape(-1, 2) if onp.ndim(pad_width) else
+                              onp.full((1, 2), int(pad_width)), (nd, 2))
+    return g[tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, _shape(x)))]
+
+
+defvjp("pad", _pad_vjp)
+
+
 def _tile_vjp(g, ans, x, reps):
     xs = _shape(x)
     reps = (reps,) if isinstance(reps, int) else tuple(reps)

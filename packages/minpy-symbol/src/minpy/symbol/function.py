@@ -1,0 +1,424 @@
+"""MXNet symbols as ordinary differentiable functions.
+
+``Function(symbol, input_shapes)`` binds the symbol to an MXNet executor; calling it with keyword arrays runs
+the executor's forward pass and returns minpy Arrays. Inside ``minpy.autograd.grad`` a call is one primitive:
+its gradient comes from the executor's own backward pass, for every input (data and weights).
+
+Executors are cached per signature (input shapes and dtypes). A call recorded by autograd holds its executor
+until its graph is gone (the gradient call returned), so one Function can be called several times in one
+graph (weight sharing, unrolled loops): a second executor is bound for the same signature while the first
+is busy, and both go back to the cache afterwards.
+
+Auxiliary states (BatchNorm's moving mean/var) are kept by the Function and shared by all its executors.
+MXNet updates them in training mode when a call is differentiated (on CPU in the backward pass).
+"""
+import contextlib
+import io
+import warnings
+
+import numpy as onp
+
+from minpy.array import Array
+from minpy.autograd.tracer import AutogradError, Node, Tracer, _find_top, _unbox, box
+from minpy.backends import mxnet_backend
+
+
+class SymbolError(ValueError):
+    """Bad arguments to a symbol Function: missing, extra, or of the wrong shape."""
+
+
+def _require_mxnet():
+    if not mxnet_backend.available():
+        raise RuntimeError(f"minpy.symbol needs MXNet: {mxnet_backend.unavailable_reason()}")
+    mxnet_backend.ensure_np_shape()
+    return mxnet_backend.mx
+
+
+def _first_line(exc):
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _as_shape(fname, name, shape):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        if isinstance(shape, (str, bytes)):
+            raise TypeError
+        return tuple(int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"Function {fname}: input_shapes[{name!r}] must be a shape (a tuple of ints), "
+                        f"got {shape!r}") from None
+
+
+class _Bound:
+    """An executor with its signature and the key of the auxiliary-state set it was bound to."""
+
+    __slots__ = ("executor", "sig", "aux_key")
+
+    def __init__(self, executor, sig, aux_key):
+        self.executor = executor
+        self.sig = sig
+        self.aux_key = aux_key
+
+
+class Function:
+    """Wrap an MXNet symbol as a function of its arguments (keyword arrays).
+
+    ``input_shapes``: a dict ``{argument name: shape}`` for the inputs whose shapes let MXNet infer the rest
+    (usually the data). ``name`` appears in error messages. ``ctx`` is the MXNet context the executors run
+    on (CPU by default). ``is_train`` selects training mode (dropout, BatchNorm batch statistics and
+    moving-average updates); change it with :meth:`train` / :meth:`predict`.
+
+    Calling it needs every argument of the symbol by keyword (see :attr:`arg_names` and :attr:`arg_shapes`);
+    it returns one Array, or a tuple of Arrays for a symbol with several outputs (``mx.sym.Group``).
+    """
+
+    def __init__(self, symbol, input_shapes, name=None, ctx=None, is_train=True):
+        mx = _require_mxnet()
+        if not isinstance(symbol, mx.sym.Symbol):
+            raise TypeError(f"Function needs an mxnet.symbol.Symbol, got {type(symbol).__name__}")
+        self.symbol = symbol
+        self.name = name or symbol.name or "symbol"
+        if not isinstance(input_shapes, dict):
+            raise TypeError(f"Function {self.name}: input_shapes must be a dict {{argument name: shape}}, e.g. "
+                            f"{{'x': (8, 3, 10, 10)}}; got {type(input_shapes).__name__}. Arguments of the symbol: "
+                            f"{symbol.list_arguments()}")
+        self._mx = mx
+        self.ctx = ctx if ctx is not None else mx.cpu()
+        self.is_train = bool(is_train)
+        self.arg_names = tuple(symbol.list_arguments())
+        self.aux_names = tuple(symbol.list_auxiliary_states())
+        self.output_names = tuple(symbol.list_outputs())
+        input_shapes = {k: _as_shape(self.name, k, v) for k, v in input_shapes.items()}
+        unknown = sorted(set(input_shapes) - set(self.arg_names))
+        if unknown:
+            raise SymbolError(f"Function {self.name}: input_shapes names {unknown}, which are not arguments of the "
+                              f"symbol; its arguments are {list(self.arg_names)}")
+        self.input_shapes = input_shapes
+        arg_shapes, out_shapes, aux_shapes = self._infer(input_shapes)
+        #: every argument's shape, as inferred from ``input_shapes``
+        self.arg_shapes = dict(zip(self.arg_names, arg_shapes))
+        #: every output's shape, as inferred from ``input_shapes``
+        self.output_shapes = dict(zip(self.output_names, out_shapes))
+        self._aux_shapes = dict(zip(self.aux_names, aux_shapes))
+        # Auxiliary states: initial values (host), then one set of MXNet arrays per dtype combination, shared
+        # by the executors of that dtype; _aux_latest names the set holding the newest values.
+        self._aux_init = {n: (onp.ones if n.endswith("var") else onp.zeros)(s, dtype=onp.float32)
+                          for n, s in self._aux_shapes.items()}
+        self._aux_sets = {}
+        self._aux_latest = None
+        self._free = {}   # signature -> executors ready for use
+        #: how many executors this Function has bound (one per signature, more when calls overlap in a graph)
+        self.num_binds = 0
+
+    # -- shapes -----------------------------------------------------------------------------------------------
+    def _infer(self, shapes):
+        try:
+            # MXNet warns before returning None for undetermined shapes, and prints the arguments on errors.
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                arg_shapes, out_shapes, aux_shapes = self.symbol.infer_shape(**shapes)
+        except Exception as exc:
+            raise SymbolError(f"Function {self.name}: MXNet cannot infer shapes from {shapes}: {_first_line(exc)}. "
+                              f"Arguments of the symbol: {list(self.arg_names)}") from None
+        if arg_shapes is None or any(s is None or -1 in s for s in arg_shapes):
+            known = dict(zip(self.arg_names, arg_shapes or [None] * len(self.arg_names)))
+            raise SymbolError(f"Function {self.name}: shapes {shapes} do not determine every argument; inferred "
+                              f"{known}. Give the shapes of more inputs")
+        return ([tuple(s) for s in arg_shapes], [tuple(s) for s in out_shapes],
+                [tuple(s) for s in aux_shapes])
+
+    def _expected_shapes(self, shapes):
+        """The argument shapes the symbol wants given the shapes of the ``input_shapes`` arguments only."""
+        try:
+            arg_shapes, _, _ = self._infer({n: shapes[n] for n in self.input_shapes})
+            return dict(zip(self.arg_names, arg_shapes))
+        except SymbolError:
+            return self.arg_shapes
+
+    def _shape_error(self, shapes, detail):
+        expected = self._expected_shapes(shapes)
+        wrong = {n: shapes[n] for n in self.arg_names if expected.get(n) != shapes[n]}
+        raise SymbolError(f"Function {self.name}: wrong argument shapes {wrong or shapes}; expected arguments and "
+                          f"shapes: {expected} ({detail})")
+
+    # -- modes and auxiliary states ---------------------------------------------------------------------------
+    def train(self):
+        """Training mode: dropout active, BatchNorm uses batch statistics and updates its moving averages."""
+        self.is_train = True
+        return self
+
+    def predict(self):
+        """Inference mode: dropout off, BatchNorm uses its moving averages."""
+        self.is_train = False
+        return self
+
+    @property
+    def aux_states(self):
+        """The auxiliary states (e.g. BatchNorm moving mean/var) as minpy Arrays (copies). Assign a dict
+        ``{name: array}`` to set some or all of them."""
+        if self._aux_latest is None:
+            return {n: Array(v.copy()) for n, v in self._aux_init.items()}
+        return {n: Array(v.asnumpy()) for n, v in self._aux_sets[self._aux_latest].items()}
+
+    @aux_states.setter
+    def aux_states(self, values):
+        unknown = sorted(set(values) - set(self.aux_names))
+        if unknown:
+            raise SymbolError(f"Function {self.name}: {unknown} are not auxiliary states; they are "
+                              f"{list(self.aux_names)}")
+        for n, v in values.items():
+            host = onp.asarray(v.asnumpy() if isinstance(v, (Array, Tracer)) else v)
+            if host.shape != self._aux_shapes[n]:
+                raise SymbolError(f"Function {self.name}: auxiliary state {n!r} has shape {self._aux_shapes[n]}, "
+                                  f"got {host.shape}")
+            self._aux_init[n] = host.astype(onp.float32)
+            for aux in self._aux_sets.values():
+                aux[n][:] = host.astype(aux[n].dtype)
+
+    def _aux_set(self, dtypes):
+        key = tuple(onp.dtype(d).str for d in dtypes)
+        if key not in self._aux_sets:
+            source = self.aux_states
+            mx = self._mx
+            self._aux_sets[key] = {n: mx.nd.array(source[n].asnumpy(), ctx=self.ctx, dtype=d)
+                                   for n, d in zip(self.aux_names, dtypes)}
+            if self._aux_latest is None:
+                self._aux_latest = key
+        return key
+
+    def _sync_aux(self, key):
+        """Make set ``key`` hold the newest auxiliary values (they may have been updated in another dtype)."""
+        latest = self._aux_latest
+        if latest is not None and latest != key and self.aux_names:
+            src, dst = self._aux_sets[latest], self._aux_sets[key]
+            for n in self.aux_names:
+                src[n].astype(dst[n].dtype).copyto(dst[n])
+        self._aux_latest = key
+
+    # -- calling ----------------------------------------------------------------------------------------------
+    def __call__(self, **kwargs):
+        top = _find_top((), kwargs)
+        if top == 0:
+            bound, outputs, _ = self._run(kwargs)
+            self._release(bound)
+            return outputs
+        uargs, ukwargs, parents = _unbox((), kwargs, top)
+        call = _RecordedCall(self)
+        value = call.forward(ukwargs)
+        if _find_top((), ukwargs):  # outer gradient calls trace some arguments too: record the call there
+            value = self(**ukwargs)
+        return box(value, Node(call, (), ukwargs, value, parents), top)
+
+    def _check_args(self, kwargs):
+        missing = [n for n in self.arg_names if n not in kwargs]
+        extra = sorted(set(kwargs) - set(self.arg_names))
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {missing}")
+            if extra:
+                parts.append(f"unexpected {extra}")
+            raise SymbolError(f"Function {self.name}: {'; '.join(parts)}. Expected arguments and shapes: "
+                              f"{self.arg_shapes}")
+
+    def _as_inputs(self, kwargs):
+        """Each argument as MXNet (legacy nd) data. A symbol computes in one dtype, so the arguments are cast
+        to their common dtype by NumPy's promotion rules (float64 data with float32 weights runs in float64;
+        gradients are cast back to each argument's own dtype). Integer and boolean inputs compute in float64."""
+        values = {}
+        for name in self.arg_names:
+            value = kwargs[name]
+            while isinstance(value, Tracer):
+                value = value._value
+            if not isinstance(value, Array):
+                host = onp.asarray(value)
+                value = Array(host if host.dtype.kind == "f" else host.astype(onp.float64))
+            values[name] = value
+        common = onp.result_type(*[v.dtype for v in values.values()])
+        if common.kind != "f" or not mxnet_backend.supports_dtype(common):
+            common = onp.dtype(onp.float64)
+        inputs = {}
+        for name, value in values.items():
+            if value.dtype != common:
+                value = value.astype(common)
+            inputs[name] = value._get(mxnet_backend).as_nd_ndarray()
+        return inputs, {n: v.dtype for n, v in values.items()}
+
+    def _signature(self, inputs):
+        return tuple((n, tuple(inputs[n].shape), onp.dtype(inputs[n].dtype).str) for n in self.arg_names)
+
+    @contextlib.contextmanager
+    def _mx_errors(self, what):
+        try:
+            yield
+        except self._mx.base.MXNetError as exc:
+            raise SymbolError(f"Function {self.name}: MXNet failed in {what}: {_first_line(exc)}") from None
+
+    def _acquire(self, sig, inputs):
+        pool = self._free.get(sig)
+        if pool:
+            return pool.pop()
+        shapes = {n: tuple(inputs[n].shape) for n in self.arg_names}
+        try:
+            arg_shapes, _, aux_shapes = self._infer(shapes)
+        except SymbolError as exc:
+            detail = str(exc).split(": ", 1)[-1]
+        else:
+            detail = None
+        if detail is not None:
+            self._shape_error(shapes, detail)
+        for n, want in zip(self.arg_names, arg_shapes):
+            if want != shapes[n]:
+                self._shape_error(shapes, f"{n!r} should be {want}")
+        for n, got in zip(self.aux_names, aux_shapes):
+            if got != self._aux_shapes[n]:
+                raise SymbolError(f"Function {self.name}: these input shapes give auxiliary state {n!r} the shape "
+                                  f"{got}, not {self._aux_shapes[n]} as for input_shapes {self.input_shapes}")
+        mx = self._mx
+        dtype = inputs[self.arg_names[0]].dtype if self.arg_names else onp.float32
+        with self._mx_errors("type inference"):
+            _, _, aux_types = self.symbol.infer_type(**{n: dtype for n in self.arg_names})
+        aux_key = self._aux_set(aux_types or [dtype] * len(self.aux_names))
+        aux = [self._aux_sets[aux_key][n] for n in self.aux_names]
+        args = {n: mx.nd.zeros(shapes[n], ctx=self.ctx, dtype=dtype) for n in self.arg_names}
+        grads = {n: mx.nd.zeros(shapes[n], ctx=self.ctx, dtype=dtype) for n in self.arg_names}
+        with self._mx_errors("binding"):
+            executor = self.symbol.bind(self.ctx, args=args, args_grad=grads, grad_req="write", aux_states=aux)
+        self.num_binds += 1
+        return _Bound(executor, sig, aux_key)
+
+    def _release(self, bound):
+        self._free.setdefault(bound.sig, []).append(bound)
+
+    def _run(self, kwargs):
+        """Forward pass: (the executor it used, the outputs, the arguments' own dtypes)."""
+        self._check_args(kwargs)
+        inputs, arg_dtypes = self._as_inputs(kwargs)
+        sig = self._signature(inputs)
+        bound = self._acquire(sig, inputs)
+        executor = bound.executor
+        try:
+            with self._mx_errors("the forward pass"):
+                for n in self.arg_names:
+                    inputs[n].copyto(executor.arg_dict[n])
+                self._sync_aux(bound.aux_key)
+                executor.forward(is_train=self.is_train)
+                outs = []
+                for o in executor.outputs:
+                    o = o.copy()
+                    o.wait_to_read()
+                    outs.append(Array(o.as_np_ndarray(), mxnet_backend))
+        except BaseException:
+            self._release(bound)
+            raise
+        return bound, (outs[0] if len(outs) == 1 else tuple(outs)), arg_dtypes
+
+    def __repr__(self):
+        return f"<minpy.symbol.Function {self.name}: arguments {list(self.arg_names)}>"
+
+
+class _RecordedCall:
+    """One call of a Function recorded by autograd. It holds its executor (whose forward state the backward
+    pass needs) until the graph is gone, then hands it back to the Function's cache."""
+
+    kind = "function"
+    wrap_result = True
+    differentiable = True
+
+    def __init__(self, function):
+        self.function = function
+        self.name = f"symbol.Function({function.name})"
+        self.bound = None
+        self.is_train = True
+        self.arg_dtypes = {}
+        self._g = None       # the output gradient of the last backward pass, and the gradients it gave
+        self._grads = None
+
+    def forward(self, kwargs):
+        self.is_train = self.function.is_train
+        self.bound, outputs, self.arg_dtypes = self.function._run(kwargs)
+        return outputs
+
+    def rule(self, argpos, g, ans, args, kwargs):
+        # One backward pass asks once per traced argument with the same ``g``; a graph walked again (vjp)
+        # brings a new one.
+        if self._grads is None or g is not self._g:
+            self._grads = self._backward(g, kwargs)
+            self._g = g
+        return self._grads[argpos]
+
+    def _backward(self, g, kwargs):
+        fn = self.function
+        bound = self.bound
+        if bound is None:
+            raise AutogradError(f"{self.name}: its executor was already released")
+        executor = bound.executor
+        outs = g if isinstance(g, tuple) else (g,)
+        out_grads = []
+        for o, ref in zip(outs, executor.outputs):
+            while isinstance(o, Tracer):
+                o = o._value
+            if not isinstance(o, Array):
+                o = Array(onp.asarray(o))
+            if o.dtype != onp.dtype(ref.dtype):
+                o = o.astype(ref.dtype)
+            out_grads.append(o._get(mxnet_backend).as_nd_ndarray())
+        grads = {}
+        with fn._mx_errors("the backward pass"):
+            fn._sync_aux(bound.aux_key)  # BatchNorm's CPU backward updates the moving statistics
+            executor.backward(out_grads, is_train=self.is_train)
+            for n in fn.arg_names:
+                gr = executor.grad_dict[n].copy()
+                gr.wait_to_read()
+                gr = Array(gr.as_np_ndarray(), mxnet_backend)
+                want = self.arg_dtypes.get(n)
+                grads[n] = gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want)
+        return _guard_higher_order(grads, g, kwargs, self.name)
+
+    def __del__(self):
+        bound, self.bound = self.bound, None
+        if bound is not None:
+            try:
+                self.function._release(bound)
+            except Exception:  # interpreter shutdown
+                pass
+
+
+class _NoHigherOrder:
+    """The operator of a gradient that came out of an MXNet executor: it has no derivative itself."""
+
+    kind = "function"
+    wrap_result = True
+    differentiable = True
+
+    def __init__(self, name):
+        self.name = f"gradient of {name}"
+
+    def rule(self, argpos, g, ans, args, kwargs):
+        raise AutogradError(f"{self.name} cannot be differentiated again: MXNet executors give first-order "
+                            "gradients only (higher-order gradients through minpy.symbol.Function are not "
+                            "supported)")
+
+
+def _guard_higher_order(grads, g, kwargs, name):
+    """When the backward pass runs under an outer gradient call (``grad(grad(f))``), the executor's gradients
+    depend on traced values (the output gradient, the arguments) without the outer trace knowing. Box them
+    with a node whose rule raises, so that differentiating them is an error, not a silently wrong answer."""
+    sources = list(g) if isinstance(g, tuple) else [g]
+    sources += list(kwargs.values()) if kwargs else []
+    levels = {}
+    for i, s in enumerate(sources):
+        while type(s) is Tracer:
+            levels.setdefault(s._trace, []).append((i, s._node))
+            s = s._value
+    if not levels:
+        return grads
+    op = _NoHigherOrder(name)
+    guarded = {}
+    for k, v in grads.items():
+        for trace in sorted(levels):
+            v = Tracer(v, Node(op, (), None, v, tuple(levels[trace])), trace)
+        guarded[k] = v
+    return guarded
