@@ -1,0 +1,318 @@
+"""``Solver``: trains a :class:`minpy.nn.model.ModelBase` with stochastic gradient descent (MinPy 0.3's API).
+
+    solver = Solver(model, train_iter, test_iter, update_rule='sgd_momentum',
+                    optim_config={'learning_rate': 0.1, 'momentum': 0.9}, lr_decay=0.95, num_epochs=10)
+    solver.init()      # create the parameters with their init rules
+    solver.train()     # afterwards model.params holds the best parameters by validation accuracy
+
+Each training step runs ``model.grad_and_loss(batch)`` and applies the update rule (a function of
+:mod:`minpy.nn.optim`, or any callable ``(w, dw, config) -> (w, config)``) to every parameter, each with its
+own copy of ``optim_config``. After every epoch the learning rate of each parameter is multiplied by
+``lr_decay`` and the accuracy on (a sample of) the training data and on the test data is recorded.
+
+Optional: a tqdm progress bar per epoch (when tqdm is installed and ``verbose``), loss and accuracy curves as
+a PNG (``plot_path``, needs matplotlib), checkpoints every ``checkpoint_every`` epochs (``model.save``).
+"""
+import copy
+import math
+import os
+import time
+
+import numpy as onp
+
+from minpy.array import Array
+from minpy.nn import init, optim
+
+_TASK_TYPES = ("classification", "regression")
+
+
+def _as_numpy(value):
+    if isinstance(value, Array):
+        return value.asnumpy()
+    return onp.asarray(value)
+
+
+def _resolve(module, rule, what):
+    if callable(rule):
+        return rule
+    fn = getattr(module, rule, None) if isinstance(rule, str) and not rule.startswith("_") else None
+    if not callable(fn):
+        raise ValueError(f"invalid {what} {rule!r}: give a function or the name of one in {module.__name__}")
+    return fn
+
+
+class Solver:
+    """Trains ``model`` on ``train_dataiter``, evaluating on ``test_dataiter`` after every epoch.
+
+    After ``train()``: ``loss_history`` (one loss per step), ``train_acc_history`` and ``val_acc_history``
+    (one value per epoch; for ``task_type='regression'`` they hold the mean loss instead of an accuracy),
+    ``best_params`` / ``best_aux_params`` (copies of the parameters of the best epoch by validation
+    accuracy, or lowest validation loss for regression; ties go to the later epoch), ``best_val_acc`` and
+    ``best_epoch``. The best
+    parameters are copied back into the model at the end of training.
+    """
+
+    def __init__(self, model, train_dataiter, test_dataiter, update_rule="sgd", optim_config=None,
+                 lr_decay=1.0, num_epochs=10, init_rule="xavier", init_config=None, print_every=10, verbose=True,
+                 train_acc_num_samples=1000, task_type="classification", checkpoint_every=None,
+                 checkpoint_dir=None, plot_path=None):
+        if task_type not in _TASK_TYPES:
+            raise ValueError(f"task_type must be one of {_TASK_TYPES}, got {task_type!r}")
+        if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_dir is None):
+            raise ValueError("checkpoint_every needs a positive number of epochs and a checkpoint_dir")
+        if plot_path is not None:
+            _require_matplotlib()   # fail now, not after the training
+        self.model = model
+        self.train_dataiter = train_dataiter
+        self.test_dataiter = test_dataiter
+        self.update_rule = _resolve(optim, update_rule, "update_rule")
+        self.optim_config = dict(optim_config or {})
+        self.lr_decay = lr_decay
+        self.num_epochs = int(num_epochs)
+        self.init_rule = init_rule
+        self.init_config = dict(init_config or {})
+        self.print_every = max(1, int(print_every))
+        self.verbose = verbose
+        self.train_acc_num_samples = train_acc_num_samples
+        self.task_type = task_type
+        self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
+        self.checkpoint_dir = checkpoint_dir
+        self.plot_path = plot_path
+        _resolve(init, init_rule, "init_rule")
+        self._reset()
+
+    # -- book-keeping -----------------------------------------------------------------------------------------
+    def _reset(self):
+        self.epoch = 0
+        self.best_val_acc = None
+        self.best_epoch = None
+        self.best_params = {}
+        self.best_aux_params = {}
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.checkpoints = []
+        self.optim_configs = {}
+        self._reset_data_iterators()
+
+    def _reset_data_iterators(self):
+        for it in (self.train_dataiter, self.test_dataiter):
+            if it is not None:
+                it.reset()
+
+    def _optim_config(self, name):
+        """The update rule's config of parameter ``name`` (its own copy of ``optim_config``)."""
+        config = self.optim_configs.get(name)
+        if config is None:
+            config = self.optim_configs[name] = copy.deepcopy(self.optim_config)
+        return config
+
+    def _better(self, value):
+        if self.best_val_acc is None:
+            return True
+        # Ties go to the later epoch: as good on the validation data, and trained longer.
+        if self.task_type == "classification":
+            return value >= self.best_val_acc
+        return value <= self.best_val_acc
+
+    # -- initialisation ---------------------------------------------------------------------------------------
+    def _input_shape(self):
+        """The shape of one training sample, for a model whose parameter shapes come from its input."""
+        provide = getattr(self.train_dataiter, "provide_data", None)
+        if provide:
+            return tuple(provide[0][1][1:])
+        self.train_dataiter.reset()
+        batch = next(iter(self.train_dataiter))
+        self.train_dataiter.reset()
+        return tuple(batch.data[0].shape[1:])
+
+    def init(self):
+        """Create every parameter declared in ``model.param_configs`` with its init rule: the one in its config
+        (``init_rule`` / ``init_config``) or else the solver's; and every auxiliary parameter from
+        ``model.aux_param_configs``."""
+        model = self.model
+        if getattr(model, "built", True) is False:   # a model_builder Model whose shapes come from the input
+            model.build(self._input_shape())
+        for name, config in model.param_configs.items():
+            if "init_rule" in config:
+                rule = _resolve(init, config["init_rule"], "init_rule")
+                init_config = copy.deepcopy(config.get("init_config", {}))
+            else:
+                rule = _resolve(init, self.init_rule, "init_rule")
+                init_config = copy.deepcopy(self.init_config)
+            model.params[name] = rule(tuple(config["shape"]), init_config)
+        for name, value in model.aux_param_configs.items():
+            model.aux_params[name] = value.copy() if hasattr(value, "copy") else value
+        self.optim_configs = {name: copy.deepcopy(self.optim_config) for name in model.params}
+
+    # -- training ---------------------------------------------------------------------------------------------
+    def _step(self, batch):
+        """One gradient update on ``batch``; returns the loss."""
+        grads, loss = self.model.grad_and_loss(batch)
+        loss = float(_as_numpy(loss))
+        self.loss_history.append(loss)
+        params = self.model.params
+        for name, dw in grads.items():
+            config = self._optim_config(name)
+            params[name], next_config = self.update_rule(params[name], dw, config)
+            if next_config is not config:
+                self.optim_configs[name] = next_config
+        return loss
+
+    def _decay_learning_rate(self):
+        for config in self.optim_configs.values():
+            if "learning_rate" in config:
+                config["learning_rate"] *= self.lr_decay
+
+    def _num_batches(self):
+        it = self.train_dataiter
+        n, size = getattr(it, "num_data", None), getattr(it, "batch_size", None)
+        if not n or not size:
+            return None
+        if getattr(it, "last_batch_handle", "pad") == "discard":
+            return n // size
+        return math.ceil(n / size)
+
+    def train(self):
+        """Run ``num_epochs`` epochs of training. Parameters not created yet are created first (``init()``)."""
+        model = self.model
+        if getattr(model, "built", True) is False or any(n not in model.params for n in model.param_configs):
+            self.init()
+        total = self._num_batches()
+        num_iterations = None if total is None else total * self.num_epochs
+        tqdm = _optional_tqdm() if self.verbose else None
+        step = 0
+        for epoch in range(self.num_epochs):
+            start = time.time()
+            self.epoch = epoch + 1
+            self.train_dataiter.reset()
+            bar = None
+            if tqdm is not None:
+                bar = tqdm(total=total, desc=f"epoch {self.epoch}/{self.num_epochs}", unit="batch", leave=True,
+                           dynamic_ncols=True)
+            for batch in self.train_dataiter:
+                loss = self._step(batch)
+                if bar is not None:
+                    bar.update(1)
+                    if step % self.print_every == 0:
+                        bar.set_postfix(loss=f"{loss:.4f}")
+                elif self.verbose and step % self.print_every == 0:
+                    of = "?" if num_iterations is None else num_iterations
+                    print(f"(Iteration {step + 1} / {of}) loss: {loss:f}")
+                step += 1
+
+            train_acc = self.check_accuracy(self.train_dataiter, num_samples=self.train_acc_num_samples)
+            val_acc = train_acc if self.test_dataiter is None else self.check_accuracy(self.test_dataiter)
+            self.train_acc_history.append(train_acc)
+            self.val_acc_history.append(val_acc)
+
+            target = "acc" if self.task_type == "classification" else "loss"
+            if bar is not None:
+                bar.set_postfix({"loss": f"{self.loss_history[-1]:.4f}" if self.loss_history else "-",
+                                 f"train_{target}": f"{train_acc:.4f}", f"val_{target}": f"{val_acc:.4f}"})
+                bar.close()
+            elif self.verbose:
+                print(f"(Epoch {self.epoch} / {self.num_epochs}) train {target}: {train_acc:.6f}, "
+                      f"val {target}: {val_acc:.6f}, time: {time.time() - start:.2f}s")
+
+            if self._better(val_acc):
+                self.best_val_acc = val_acc
+                self.best_epoch = self.epoch
+                self.best_params = {k: _copy(v) for k, v in model.params.items()}
+                self.best_aux_params = {k: _copy(v) for k, v in model.aux_params.items()}
+
+            if self.checkpoint_every and self.epoch % self.checkpoint_every == 0:
+                os.makedirs(self.checkpoint_dir, exist_ok=True)
+                prefix = os.path.join(self.checkpoint_dir, f"epoch{self.epoch:04d}")
+                self.checkpoints.append(model.save(prefix))
+
+            self._decay_learning_rate()
+
+        # The model ends with (copies of) the best parameters; best_params stays the solver's own copy.
+        if self.best_params:
+            model.params.update({k: _copy(v) for k, v in self.best_params.items()})
+            model.aux_params.update({k: _copy(v) for k, v in self.best_aux_params.items()})
+        if self.plot_path is not None:
+            self.plot(self.plot_path)
+        return self
+
+    # -- evaluation -------------------------------------------------------------------------------------------
+    def check_accuracy(self, dataiter, num_samples=None):
+        """The fraction of samples of ``dataiter`` that the model classifies correctly (for regression: the
+        mean loss per batch). With ``num_samples``, on a random subset of that many samples."""
+        it = dataiter
+        n = getattr(dataiter, "num_data", None)
+        if num_samples is not None and n is not None and n > num_samples and hasattr(dataiter, "getsubiter"):
+            it = dataiter.getsubiter(num_samples)
+        it.reset()
+        correct = count = 0
+        loss_sum = 0.0
+        batches = 0
+        for batch in it:
+            predict = self.model.forward_batch(batch, mode="test")
+            real = batch.data[0].shape[0] - int(getattr(batch, "pad", 0) or 0)
+            if self.task_type == "classification":
+                scores = _as_numpy(predict)[:real]
+                labels = _as_numpy(batch.label[0])[:real].reshape(-1)
+                correct += int(onp.sum(onp.argmax(scores, axis=1) == labels))
+                count += real
+            else:
+                loss_sum += float(_as_numpy(self.model.loss_batch(batch, predict)))
+                batches += 1
+        it.reset()
+        if self.task_type == "classification":
+            return correct / count if count else 0.0
+        return loss_sum / batches if batches else 0.0
+
+    # -- curves -----------------------------------------------------------------------------------------------
+    def plot(self, path):
+        """Save the loss (per step) and accuracy (per epoch) curves as an image at ``path`` (needs matplotlib)."""
+        _require_matplotlib()
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        fig = Figure(figsize=(10, 4))
+        FigureCanvasAgg(fig)
+        ax_loss, ax_acc = fig.subplots(1, 2)
+        ax_loss.plot(range(1, len(self.loss_history) + 1), self.loss_history, lw=0.8)
+        ax_loss.set_xlabel("iteration")
+        ax_loss.set_ylabel("training loss")
+        ax_loss.set_title("loss")
+        epochs = range(1, len(self.train_acc_history) + 1)
+        target = "accuracy" if self.task_type == "classification" else "loss"
+        ax_acc.plot(epochs, self.train_acc_history, "o-", label=f"train {target}")
+        ax_acc.plot(epochs, self.val_acc_history, "s-", label=f"validation {target}")
+        ax_acc.set_xlabel("epoch")
+        ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_acc.set_ylabel(target)
+        ax_acc.set_title(target)
+        ax_acc.legend()
+        fig.tight_layout()
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fig.savefig(path, format="png")
+        return path
+
+
+def _copy(value):
+    """A copy that shares no memory with ``value`` (Arrays and NumPy arrays), or the value itself."""
+    if isinstance(value, (Array, onp.ndarray)):
+        return value.copy()
+    return copy.deepcopy(value)
+
+
+def _optional_tqdm():
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("Solver(plot_path=...) saves its curves with matplotlib, which is not installed: "
+                          "pip install matplotlib (or leave plot_path unset)") from None

@@ -1,0 +1,59 @@
+"""The examples in examples/ run (in quick mode) and reach their metric.
+
+Each example's ``main(argv)`` returns its metrics. None of them needs MXNet (they run on NumPy where MXNet
+is missing); the digits examples need scikit-learn, which ships the data.
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"minpy_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_layer_digits_quick(capsys):
+    pytest.importorskip("sklearn")
+    result = load("two_layer_digits").main(["--quick", "--quiet"])
+    assert result["test_acc"] > 0.8
+    assert result["seconds"] < 60
+    out = capsys.readouterr().out
+    assert "test accuracy" in out
+    assert "operator" in out and "dot" in out   # the op statistics table follows
+
+
+def test_logistic_regression_quick():
+    pytest.importorskip("sklearn")
+    result = load("logistic_regression").main(["--quick", "--quiet"])
+    assert result["test_acc"] > 0.8
+    assert result["seconds"] < 60
+
+
+def test_cnn_digits_quick():
+    pytest.importorskip("sklearn")
+    result = load("cnn_digits").main(["--quick", "--quiet", "--epochs", "1"])
+    assert result["test_acc"] > 0.6
+    assert result["seconds"] < 60
+
+
+def test_rnn_sequence_loss_falls():
+    result = load("rnn_sequence").main(["--quick", "--quiet"])
+    assert result["test_mse"] < 0.5 * result["initial_mse"]
+    assert result["seconds"] < 60
+
+
+def test_main_demo_runs_as_a_command():
+    pytest.importorskip("sklearn")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "two_layer_digits.py"), "--quick", "--quiet"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout
