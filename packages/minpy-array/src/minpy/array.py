@@ -9,6 +9,8 @@ Writes and views. Basic indexing gives views, as in NumPy. A view remembers the 
 they were made at and are never read once it has moved on. The version counter is public to extensions
 (autograd uses it to detect writes to arrays it has recorded).
 """
+import weakref
+
 import numpy as _np
 
 from minpy.backends import numpy_backend as _NUMPY
@@ -33,8 +35,9 @@ class Array:
 
     # _dtype and _shape cache what the backend reports (an MXNet query costs ~1 us); neither changes
     # under in-place writes, and the shape setter refreshes _shape.
+    # _link and _views: see "Detached views" below.
     __slots__ = ("_data", "_backend", "_variants", "_stamp", "_root", "_version", "_dtype", "_shape",
-                 "__weakref__")
+                 "_link", "_views", "__weakref__")
     # Make NumPy hand mixed operations (ndarray + Array) to Array's reflected operators.
     __array_priority__ = 100.0
 
@@ -49,6 +52,8 @@ class Array:
         self._version = 0
         self._dtype = None
         self._shape = None
+        self._link = None
+        self._views = None
 
     # -- data on backends -----------------------------------------------------------------------------
     def _owner(self):
@@ -83,28 +88,37 @@ class Array:
     def _wrote(self):
         """Record an in-place write: cached copies here and on every view of the buffer become stale."""
         owner = self._root if self._root is not None else self
-        owner._version += 1
         self._variants = None
+        if self._link is not None:
+            _write_through(self)
+        owner._version += 1
+        if owner._views is not None:
+            _refresh_views(owner, self)
 
     def _assign_all(self, value_data, value_backend):
         """Overwrite every element with ``value_data`` (same shape) in place, keeping the buffer."""
-        if value_backend is not self._backend:
-            host = value_backend.to_numpy(value_data)
-            if self._backend is _NUMPY:
-                value_data = host
-            else:
-                value_data = self._backend.from_numpy(host, self.context)
-        if not self._backend.setitem(self._data, Ellipsis, value_data):
-            host = self._backend.to_numpy(value_data) if value_backend is self._backend else value_data
-            self._backend_write(Ellipsis, host)
+        self._write_region(Ellipsis, value_data, value_backend)
         self._wrote()
+
+    def _write_region(self, key, value_data, value_backend):
+        """``self[key] = value`` into this buffer (the caller records the write with ``_wrote``)."""
+        if value_backend is self._backend and self._backend.setitem(self._data, key, value_data):
+            return
+        host = value_backend.to_numpy(value_data)
+        if self._backend is _NUMPY:
+            self._data[key] = host
+        else:
+            self._backend_write(key, host)
 
     def _backend_write(self, key, host_value):
         """Write through NumPy's semantics into a non-NumPy buffer, then copy the result back in place."""
         host = _np.array(self._backend.to_numpy(self._data))
         host[key] = host_value
+        if host.size == 0:
+            return  # NumPy checked the key and value; there is nothing to copy back
         back = self._backend.from_numpy(host, self.context)
-        self._data[...] = back
+        if not self._backend.setitem(self._data, Ellipsis, back):
+            raise TypeError(f"the {self._backend.name} backend cannot overwrite an array of dtype {self.dtype}")
 
     @property
     def version(self):
@@ -209,9 +223,11 @@ class Array:
         return data
 
     def __array__(self, dtype=None, copy=None):
-        data = self._get(_NUMPY)
         if copy:
-            return _np.array(data, dtype=dtype, copy=True)
+            return _np.array(self._get(_NUMPY), dtype=dtype, copy=True)
+        # read-only, like asnumpy(): a write through numpy.asarray(a) would bypass _wrote() and leave the
+        # cached copies on other backends stale
+        data = self.asnumpy()
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -271,11 +287,10 @@ class Array:
         return shape[0]
 
     def __iter__(self):
-        if not self.shape:
+        if not self.shape:  # raised by iter() itself, as NumPy does (a generator would raise at next())
             raise TypeError("iteration over a 0-d array")
         getitem = _op("getitem")
-        for i in range(self.shape[0]):
-            yield getitem(self, i)
+        return (getitem(self, i) for i in range(self.shape[0]))
 
     def __repr__(self):
         return repr(self.asnumpy())
@@ -317,6 +332,8 @@ class Array:
         return _op("transpose")(self, axes if axes != () else None)
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        if not copy and self.dtype == dtype:
+            return self  # NumPy returns the array itself; a new Array on the same buffer would not see writes
         return _op("astype")(self, dtype, order=order, casting=casting, copy=copy)
 
     def copy(self, order="C"):
@@ -358,7 +375,18 @@ class Array:
     def __rmod__(self, o): return _OPS["remainder"](o, self)
     def __divmod__(self, o): return _OPS["divmod"](self, o)
     def __rdivmod__(self, o): return _OPS["divmod"](o, self)
-    def __pow__(self, o): return _OPS["power"](self, o)
+    def __pow__(self, o):
+        result = _OPS["power"](self, o)
+        if (self.ndim == 0 or type(o) not in (int, float)) and _is_fast_exponent(o) and type(result) is Array:
+            # ndarray ** e takes a fast path for e in (-1, 0, 0.5, 1, 2) (reciprocal, ones_like, sqrt, copy,
+            # square) that can keep a dtype numpy.power would promote (0-d arrays in NumPy 1.x; 0-d array
+            # exponents in 2.x): NumPy tells which dtype the operator gives.
+            e = o if type(o) in (int, float) else _np.asarray(o)
+            with _np.errstate(all="ignore"):
+                expected = (_np.ones((1,) * self.ndim, self.dtype) ** e).dtype
+            if result.dtype != expected:
+                result = _OPS["astype"](result, expected)
+        return result
     def __rpow__(self, o): return _OPS["power"](o, self)
     def __matmul__(self, o): return _OPS["matmul"](self, o)
     def __rmatmul__(self, o): return _OPS["matmul"](o, self)
@@ -379,7 +407,10 @@ class Array:
     def __gt__(self, o): return _OPS["greater"](self, o)
     def __ge__(self, o): return _OPS["greater_equal"](self, o)
     def __neg__(self): return _OPS["negative"](self)
-    def __pos__(self): return _OPS["positive"](self)
+    def __pos__(self):
+        if self.dtype.kind == "b":  # NumPy 1.x: a DeprecationWarning and a copy; 2.x: no loop, a TypeError
+            return Array(_np.array(+self.asnumpy()), _NUMPY)
+        return _OPS["positive"](self)
     def __abs__(self): return _OPS["absolute"](self)
     def __invert__(self): return _OPS["invert"](self)
 
@@ -397,6 +428,68 @@ class Array:
     def __ixor__(self, o): return _OPS["_inplace"]("bitwise_xor", self, o)
     def __ilshift__(self, o): return _OPS["_inplace"]("left_shift", self, o)
     def __irshift__(self, o): return _OPS["_inplace"]("right_shift", self, o)
+
+
+# -- Detached views ----------------------------------------------------------------------------------
+# Basic indexing gives views, as in NumPy. A backend that cannot make a view for some key (MXNet copies
+# unless the selection is one contiguous block) gives a copy instead; that copy is a *detached view*: its
+# ``_link`` is ``(parent, keys)`` and it is listed (weakly) in the owner's ``_views``. A write into a
+# detached view is written through into its parent; a write anywhere in the owner's buffer refreshes the
+# owner's detached views. Both happen in ``Array._wrote``, so ordinary operators pay nothing for them.
+def _link_view(view, parent, keys):
+    owner = parent._root if parent._root is not None else parent
+    view._root = owner
+    view._link = (parent, keys)
+    views = owner._views
+    if views is None:
+        owner._views = [weakref.ref(view)]
+        return
+    if len(views) >= 16 and not len(views) & (len(views) - 1):  # at 16, 32, 64...: drop dead entries
+        views[:] = [r for r in views if r() is not None]
+    views.append(weakref.ref(view))
+
+
+def _index_detached(parent, keys, backend):
+    """A new buffer on ``backend`` holding ``parent[keys]``."""
+    if backend is parent._backend:
+        got = backend.basic_index(parent._data, keys)
+        if got is not None:
+            return got[0]
+    host = _np.array(parent._get(_NUMPY)[keys])
+    return host if backend is _NUMPY else backend.from_numpy(host, parent.context)
+
+
+def _write_through(view):
+    while view._link is not None:
+        parent, keys = view._link
+        parent._write_region(keys, view._data, view._backend)
+        parent._variants = None
+        view = parent
+
+
+def _refresh_views(owner, writer):
+    live = []
+    for ref in owner._views:  # in creation order: a view is refreshed after the view it was taken from
+        view = ref()
+        if view is None:
+            continue
+        live.append(ref)
+        if view is not writer:
+            parent, keys = view._link
+            view._data = _index_detached(parent, keys, view._backend)
+            view._variants = None
+    owner._views = live
+
+
+_FAST_EXPONENTS = (-1, 0, 0.5, 1, 2)
+
+
+def _is_fast_exponent(o):
+    if type(o) in (int, float):
+        return o in _FAST_EXPONENTS
+    if isinstance(o, (Array, _np.ndarray, _np.generic)) and o.ndim == 0 and o.dtype.kind in "iuf":
+        return float(o) in _FAST_EXPONENTS
+    return False
 
 
 def _rebuild(value):

@@ -56,6 +56,13 @@ class Backend:
         backend cannot do that write with NumPy's semantics (the Array then writes through NumPy)."""
         return False
 
+    def basic_index(self, data, keys):
+        """``data[keys]`` for a tuple of ints, slices, None and Ellipsis, as ``(result, shares)``: ``shares``
+        says whether ``result`` is a view sharing ``data``'s memory. When ``keys`` gives an integer for every
+        axis, ``result`` is a new 0-d array (NumPy gives a scalar, never a view) and ``shares`` is False.
+        None when this backend cannot index so with NumPy's semantics (NumPy then indexes a host copy)."""
+        return None
+
     def astype(self, data, dtype):
         raise NotImplementedError
 

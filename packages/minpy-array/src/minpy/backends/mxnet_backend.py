@@ -125,23 +125,88 @@ class MXNetBackend(Backend):
                 return False
             if type(k) is slice and k.step is not None and k.step < 0:
                 return False
-        dt = data.dtype
+        if 0 in data.shape:
+            return False  # nothing to write; MXNet's checks fail on some empty arrays where NumPy's pass
+        if not data.shape:
+            # MXNet indexes a 0-d array only with (); NumPy's a[...] = v and a[()] = v mean the same
+            if any(k is not Ellipsis for k in keys):
+                return False
+            key = ()
+        dt = np.dtype(data.dtype)
         if isinstance(value, self.native_type):
             if value.dtype != dt:
                 return False
+            if dt == np.bool_ and (value.shape != data.shape or any(k is not Ellipsis for k in keys)):
+                return False  # MXNet's slice assignment has no bool kernel ("Unknown type enum 7")
         elif isinstance(value, bool):
             if dt != np.bool_:
                 return False
         elif isinstance(value, int):
-            if np.dtype(dt).kind not in "fi" or np.dtype(dt).itemsize < 4:
-                return False
+            if dt.kind not in "fi" or dt.itemsize < 4 or not -2 ** 31 <= value < 2 ** 31:
+                return False  # MXNet parses scalars as doubles; NumPy decides about overflow
         elif isinstance(value, float):
-            if np.dtype(dt).kind != "f":
+            if dt.kind != "f":
                 return False
+            if dt == np.float64:
+                # MXNet's scalar parameter parsing can be 1 ulp off in float64: store an exact array
+                value = self.mx.np.array(value, dtype=dt)
         else:
             return False
-        data[key] = value
+        try:
+            data[key] = value
+        except Exception:  # MXNet's own checks (shapes, bounds, empty arrays): NumPy on the host decides
+            return False
         return True
+
+    def basic_index(self, data, keys):
+        shape = data.shape
+        if not shape or 0 in shape:
+            return None  # MXNet indexes a 0-d array only with (), and fails on some empty ones: NumPy does those
+        for k in keys:
+            if type(k) is slice and k.step is not None and k.step < 0:
+                return None  # MXNet's slicing with negative steps differs from NumPy's
+        try:
+            # a lone int or slice takes MXNet's fast path (~10 us); any tuple its general one (~100 us)
+            result = data[keys[0] if len(keys) == 1 else keys]
+        except Exception:  # e.g. an index out of range: NumPy on the host gives the answer or its error
+            return None
+        if len(keys) == len(shape) and all(type(k) is int for k in keys):
+            return result.copy(), False  # NumPy gives a scalar, MXNet a 0-d view: copy it
+        return result, _shares_memory(keys, shape)
 
     def astype(self, data, dtype):
         return data.astype(dtype)
+
+
+_ALL = slice(None)
+
+
+def _shares_memory(keys, shape):
+    """Whether MXNet 1.9's basic indexing ``data[keys]`` returns a view of ``data``'s memory.
+
+    MXNet makes a view only when the selected elements are one contiguous block of the buffer and copies
+    otherwise (numpy.ndarray._get_np_basic_indexing). The rule read here, from the last axis back: whole
+    axes, then at most one axis taken in part with step 1, then axes that select one element. It is a
+    conservative reading of MXNet's rule: an answer of False for a view costs a refresh, never a wrong value.
+    """
+    items = [k for k in keys if k is not None]
+    for i, k in enumerate(items):
+        if k is Ellipsis:
+            items[i:i + 1] = [_ALL] * (len(shape) - len(items) + 1)
+            break
+    items += [_ALL] * (len(shape) - len(items))
+    partial = False
+    for k, n in zip(reversed(items), reversed(shape)):
+        if type(k) is int:
+            partial = True
+            continue
+        start, stop, step = k.indices(n)
+        count = len(range(start, stop, step))
+        if partial:
+            if count > 1:
+                return False
+        elif count < n:
+            if step != 1 and count > 1:
+                return False
+            partial = True
+    return True

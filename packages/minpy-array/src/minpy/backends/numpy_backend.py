@@ -33,5 +33,11 @@ class NumpyBackend(Backend):
         data[key] = value
         return True
 
+    def basic_index(self, data, keys):
+        result = data[keys]
+        if type(result) is np.ndarray:
+            return result, True
+        return np.array(result), False  # a scalar: one element was selected
+
     def astype(self, data, dtype):
         return data.astype(dtype)

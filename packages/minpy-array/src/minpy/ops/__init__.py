@@ -1,15 +1,19 @@
 """Build the operators from the table, plus the ones with custom dispatch (writes into arrays)."""
 import inspect
+import operator as _py_operator  # (plain `operator` would be replaced by the submodule minpy.ops.operator)
 import types
 
 import numpy as np
 
-from minpy.array import _OPS, Array
+from minpy.array import _OPS, Array, _link_view
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.ops import table as _table
-from minpy.ops.operator import (Operator, _convert, _normalise, _reraise, all_operators, describe, get_operator,
-                                register)
+from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _reraise, all_operators, describe,
+                                get_operator, register)
+from minpy.dispatch.policy import current_policy
 from minpy.stats import count_fallback, recorder
+
+_NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
 # NumPy submodules whose public callables minpy.numpy mirrors.
 MIRRORED = {"": np, "random": np.random, "linalg": np.linalg, "fft": np.fft}
@@ -26,7 +30,11 @@ def _setitem(op, args, kwargs):
     backend = a._backend
     if backend is not _NUMPY:
         v = value._get(backend, a.context) if isinstance(value, Array) else value
-        if _key_is_basic(key) and backend.setitem(a._data, key, v):
+        try:
+            done = _key_is_basic(key) and backend.setitem(a._data, key, v)
+        except Exception:  # e.g. MXNet's broadcast or bounds errors: NumPy below gives the answer or the error
+            done = False
+        if done:
             a._wrote()
             _count(op.name, backend)
             return None
@@ -39,10 +47,59 @@ def _setitem(op, args, kwargs):
         else:
             a._backend_write(nkey, nvalue)
     except Exception as exc:
+        a._wrote()  # NumPy may have written part of the buffer before it raised
         _reraise(op, exc, (a, key, value), {})
     a._wrote()
     _count(op.name, _NUMPY)
     return None
+
+
+def _getitem(op, args, kwargs):
+    """Indexing. Basic keys give views, as in NumPy: on the array's own backend when it can index so and the
+    policy allows it, else through NumPy on a host copy; a view the backend had to copy is a *detached view*
+    (see minpy.array) that is kept in step with its base. Advanced keys give copies: the ordinary dispatch."""
+    a, key = args
+    keys = _basic_keys(key) if not kwargs and isinstance(a, Array) else None
+    if keys is None:
+        return _invoke(op, args, kwargs)
+    backend = a._backend
+    got = None
+    if backend is _NUMPY or backend.name in current_policy().preference:
+        try:
+            got = backend.basic_index(a._data, keys)
+        except Exception:  # MXNet's index errors: NumPy below gives the answer or NumPy's own error
+            got = None
+    if got is None:
+        try:
+            host = a._get(_NUMPY)[keys]
+        except Exception as exc:
+            _reraise(op, exc, (a, key), {})
+        backend = _NUMPY
+        got = (np.array(host), False)  # its own buffer: the cached host copy is read-only
+    data, shares = got
+    result = Array(data, backend)
+    if shares and a._link is None:
+        result._root = a._root if a._root is not None else a
+    elif not (len(keys) == a.ndim and all(type(k) is int for k in keys)):  # not a scalar: a view
+        _link_view(result, a, keys)
+    _count(op.name, backend)
+    return result
+
+
+_BASIC_KEY = (int, slice, type(None), type(Ellipsis))
+
+
+def _basic_keys(key):
+    """``key`` as a tuple of ints, slices, None and Ellipsis; None when it is an advanced (or invalid) index."""
+    keys = key if type(key) is tuple else (key,)
+    for k in keys:
+        if type(k) not in _BASIC_KEY:
+            break
+    else:
+        return keys
+    if not all(type(k) in _BASIC_KEY or isinstance(k, np.integer) for k in keys):
+        return None
+    return tuple(int(k) if isinstance(k, np.integer) else k for k in keys)
 
 
 def _key_is_basic(key):
@@ -66,6 +123,8 @@ def _mutating(op, args, kwargs):
     try:
         result = op.ref(buffer, *rest, **nkwargs)
     except Exception as exc:
+        if target._backend is _NUMPY:
+            target._wrote()  # NumPy may have written part of the buffer before it raised
         _reraise(op, exc, args, kwargs)
     if target._backend is not _NUMPY:
         target._backend_write(Ellipsis, buffer)
@@ -79,33 +138,83 @@ def _fill(op, args, kwargs):
     a[...] = value
 
 
+_IN_PLACE = {"add": _py_operator.iadd, "subtract": _py_operator.isub, "multiply": _py_operator.imul,
+             "true_divide": _py_operator.itruediv, "floor_divide": _py_operator.ifloordiv,
+             "remainder": _py_operator.imod, "power": _py_operator.ipow, "bitwise_and": _py_operator.iand,
+             "bitwise_or": _py_operator.ior, "bitwise_xor": _py_operator.ixor, "left_shift": _py_operator.ilshift,
+             "right_shift": _py_operator.irshift}
+
+
 def _inplace(name, a, b):
     """``a op= b`` with NumPy's semantics: same-kind casting back into ``a``'s dtype, the buffer kept."""
     from minpy.extend import _interceptor
 
     op = get_operator(name)
-    if a._backend is _NUMPY and _interceptor[0] is None and isinstance(op.ref, np.ufunc):
+    if _interceptor[0] is None and (a._backend is _NUMPY or (_NUMPY1 and a.ndim == 0)):
+        # NumPy's own in-place operator decides: its fast path for ** 2, ** 0.5... keeps dtypes numpy.power
+        # would promote, and NumPy 1.x casts by value with the output in view for 0-d arrays
+        buffer = a._data if a._backend is _NUMPY else np.array(a.asnumpy())
         other = _convert(b, _NUMPY, None)
         try:
-            op.ref(a._data, other, out=a._data)
+            if name == "matmul":
+                np.matmul(buffer, other, out=buffer)  # NumPy < 1.25 has no @= (NumPy 2's semantics)
+            else:
+                _IN_PLACE[name](buffer, other)
         except Exception as exc:
+            if buffer is a._data:
+                a._wrote()  # NumPy may have written part of the buffer before it raised
             _reraise(op, exc, (a, b), {})
-        a._wrote()
+        if buffer is a._data:
+            a._wrote()
+        else:
+            a._assign_all(buffer, _NUMPY)
         _count(name, _NUMPY)
         return a
-    result = op.public(a, b)
+    try:
+        result = op.public(a, b)
+    except Exception:
+        _check_inplace_cast(name, op, a, b, None)  # NumPy would have refused the cast before computing
+        raise
     if not isinstance(result, Array):
         result = Array(np.asarray(result), _NUMPY)
+    # NumPy checks the cast before the shapes: a TypeError wins over a ValueError
+    cast = result.dtype != a.dtype
+    if cast:
+        _check_inplace_cast(name, op, a, b, result.dtype)
     if result.shape != a.shape:
         raise ValueError(f"minpy.numpy.{name} (in place): non-broadcastable output operand with shape "
                          f"{a.shape} doesn't match the broadcast shape {result.shape}")
-    if result.dtype != a.dtype:
-        if not np.can_cast(result.dtype, a.dtype, "same_kind"):
-            raise TypeError(f"minpy.numpy.{name} (in place): Cannot cast ufunc '{name}' output from "
-                            f"{result.dtype!r} to {a.dtype!r} with casting rule 'same_kind'")
+    if cast:
         result = get_operator("astype").public(result, a.dtype)
     a._assign_all(result._data, result._backend)
     return a
+
+
+def _check_inplace_cast(name, op, a, b, result_dtype):
+    """Raise NumPy's TypeError when the result of ``a op b`` (its dtype as NumPy computes it on stand-ins
+    when not given) cannot be cast back into ``a`` with same-kind casting."""
+    if result_dtype is None:
+        if not isinstance(op.ref, np.ufunc):
+            return
+
+        def stand_in(x):  # 0-d arrays keep their value (NumPy 1.x promotes by it), others a small array
+            if isinstance(x, Array):
+                return x.asnumpy() if x.ndim == 0 else np.ones((1,) * x.ndim, x.dtype)
+            if isinstance(x, np.ndarray) and x.ndim:
+                return np.ones((1,) * x.ndim, x.dtype)
+            return x
+        stand_ins = (stand_in(a), stand_in(b))
+        try:
+            with np.errstate(all="ignore"):
+                result_dtype = np.asarray(op.ref(*stand_ins)).dtype
+        except Exception:  # the loop itself raised (int ** negative int): the promoted type is its loop's
+            try:
+                result_dtype = np.result_type(*stand_ins)
+            except Exception:
+                return
+    if not np.can_cast(result_dtype, a.dtype, "same_kind"):
+        raise TypeError(f"minpy.numpy.{name} (in place): Cannot cast ufunc '{name}' output from "
+                        f"{result_dtype!r} to {a.dtype!r} with casting rule 'same_kind'")
 
 
 # -- namespace generation -----------------------------------------------------------------------------------------
@@ -121,6 +230,8 @@ def _build():
         name = fields.pop("name")
         if name in _table.MUTATING:
             fields["custom"] = _mutating
+        elif name == "getitem":
+            fields["custom"] = _getitem
         register(Operator(name, **fields))
         declared.add(name)
         by_ref.setdefault(id(fields["ref"]), fields)

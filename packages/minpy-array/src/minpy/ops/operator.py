@@ -9,6 +9,8 @@ An :class:`Operator` is one record of the operator table. Calling its public fun
 4. if a preferred backend raises, reruns on NumPy: NumPy's answer (or NumPy's own exception, naming the
    operator and the argument shapes) is what the user gets, never an MXNet traceback.
 """
+import math
+
 import numpy as np
 
 from minpy import extend as _extend
@@ -20,6 +22,7 @@ from minpy.dispatch.policy import PolicyError
 from minpy.stats import count_fallback, perf_counter, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+_F64 = np.dtype(np.float64)
 _SCALARS = (int, float, bool, complex)
 _NDARRAY = np.ndarray
 _GENERIC = np.generic
@@ -95,7 +98,10 @@ class Operator:
                 if not backend.available():
                     continue
                 if impl.fn is None:
-                    impl.fn = backend.resolve(impl.spec)
+                    try:
+                        impl.fn = backend.resolve(impl.spec)
+                    except AttributeError:  # a function this version of the backend lacks: NumPy runs it
+                        continue
                 routes.append((backend, impl))
         routes = tuple(routes)
         self._routes = (gen, routes)
@@ -245,6 +251,8 @@ def _native_reason(op, backend, impl, arrays, args, kwargs):
 
 
 def _invoke(op, args, kwargs):
+    if kwargs and kwargs.get("out") is not None:
+        return _with_out(op, args, kwargs)
     timing = recorder.timing
     if timing:
         start = perf_counter()
@@ -287,17 +295,55 @@ def _invoke(op, args, kwargs):
     return result
 
 
+def _with_out(op, args, kwargs):
+    """``out=`` given: compute a new result, then write it into the output Array(s) in place with NumPy's
+    same-kind casting, so that cached copies of the output are invalidated like any other write."""
+    kwargs = dict(kwargs)
+    out = kwargs.pop("out")
+    outs = out if isinstance(out, tuple) else (out,)
+    if not all(isinstance(o, Array) for o in outs):
+        if any(isinstance(o, Array) for o in outs):
+            raise TypeError(f"minpy.numpy.{op.name}: out= mixes minpy Arrays and other objects")
+        kwargs["out"] = out  # NumPy arrays as out: NumPy writes into them
+        return _run_numpy(op, args, kwargs)
+    result = _invoke(op, args, kwargs)
+    results = result if isinstance(result, tuple) else (result,)
+    if len(results) != len(outs):
+        raise ValueError(f"minpy.numpy.{op.name}: out= needs {len(results)} arrays, got {len(outs)}")
+    for target, value in zip(outs, results):
+        if not isinstance(value, Array):
+            value = Array(np.asarray(value), _NUMPY)
+        if value.shape != target.shape:
+            try:
+                value = _registry["broadcast_to"].public(value, target.shape)
+            except ValueError:
+                raise ValueError(f"minpy.numpy.{op.name}: non-broadcastable output operand with shape "
+                                 f"{target.shape} doesn't match the broadcast shape {value.shape}") from None
+        if value.dtype != target.dtype:
+            if not np.can_cast(value.dtype, target.dtype, "same_kind"):
+                raise TypeError(f"minpy.numpy.{op.name}: Cannot cast output from {value.dtype!r} to "
+                                f"{target.dtype!r} with casting rule 'same_kind'")
+            value = _registry["astype"].public(value, target.dtype)
+        target._assign_all(value._data, value._backend)
+    return out
+
+
 def _missing_reason(op, pol):
     """Why no preferred backend implements ``op`` (None when no preferred backend is usable at all, which is
     not a per-operator fallback: e.g. MXNet is not installed)."""
     usable = [b for b in pol.preference if get_backend(b).available()]
     if not usable:
-        return None
+        if pol.allow_fallback:
+            return None
+        # only_mxnet without MXNet: running on NumPy would break the policy's promise; say why it cannot run
+        return "; ".join(f"{b} is not available ({get_backend(b).unavailable_reason()})" for b in pol.preference)
     return f"no {'/'.join(usable)} implementation"
 
 
 def _run_numpy(op, args, kwargs):
+    sources = None
     if arrays_in(args) or arrays_in(kwargs.values()):
+        sources = args
         args = [_convert(a, _NUMPY, _CPU) for a in args]
         kwargs = {k: _convert(v, _NUMPY, _CPU) for k, v in kwargs.items()}
     try:
@@ -308,7 +354,45 @@ def _run_numpy(op, args, kwargs):
         return result
     if op.float_default:
         result = _default_float(result, kwargs)
-    return _wrap(result, _NUMPY)
+    wrapped = _wrap(result, _NUMPY)
+    if sources is not None and _aliases(result, args):
+        _tie_views(wrapped, result, sources)
+    return wrapped
+
+
+def _aliases(result, args):
+    """Whether NumPy may have returned an argument's memory (reshape, transpose, split, asarray...)."""
+    t = type(result)
+    if t is _NDARRAY:
+        if result.base is not None:
+            return True
+        for a in args:
+            if a is result:
+                return True
+        return False
+    if t is list or t is tuple:
+        return any(_aliases(r, args) for r in result)
+    return False
+
+
+def _tie_views(wrapped, result, sources):
+    """Results that share an argument's NumPy memory become views of that Array (writes through them bump its
+    version, so its cached copies on other backends go stale, as for a[key] views). A result sharing a
+    read-only cached copy (the argument lives on another backend) or a detached view's buffer gets its own
+    memory instead: writing there would change nothing the argument reads."""
+    arrays = [a for a in sources if isinstance(a, Array)]
+    arrays += [x for a in sources if type(a) in (list, tuple) for x in a if isinstance(x, Array)]
+    pairs = [(wrapped, result)] if type(result) is _NDARRAY else \
+        [(w, r) for w, r in zip(wrapped, result) if type(r) is _NDARRAY and isinstance(w, Array)]
+    for w, r in pairs:
+        for a in arrays:
+            data = a._get(_NUMPY)
+            if r is data or (r.base is not None and np.may_share_memory(r, data)):
+                if a._backend is _NUMPY and a._link is None:
+                    w._root = a._root if a._root is not None else a
+                else:
+                    w._data = np.array(r)
+                break
 
 
 def arrays_in(values):
@@ -396,7 +480,9 @@ def _cast_for_native(op, backend, args, ctx):
     if sig is None:
         return args, None
     if not _NUMPY2 and any(s[1] for s in sig if type(s) is tuple and isinstance(s[0], np.dtype)):
-        sig = sig + (tuple(float(a) for a in args if isinstance(a, Array) and a.ndim == 0),)
+        # NumPy 1.x promotes by a 0-d array's value, through its min_scalar_type: key on that, not on the
+        # value (one cache entry per value grew without bound in loops over changing 0-d arrays)
+        sig = sig + (tuple(np.min_scalar_type(a.asnumpy()) for a in args if isinstance(a, Array) and a.ndim == 0),)
     key = (op.name, sig)
     entry = _cast_cache.get(key)
     if entry is None:
@@ -418,9 +504,28 @@ def _cast_for_native(op, backend, args, ctx):
         raise TypeError(f"{backend.name} cannot compute {op.name} in {compute}")
     out = list(args)
     for i, a in enumerate(args):
-        if isinstance(a, Array) and a.dtype != compute:
-            out[i] = Array(backend.astype(a._get(backend, ctx), compute), backend)
+        if isinstance(a, Array):
+            if a.dtype != compute:
+                out[i] = Array(backend.astype(a._get(backend, ctx), compute), backend)
+        elif type(a) is float and compute == _F64:
+            out[i] = _exact_scalar(a, backend, ctx)
     return out, out_dtype
+
+
+_exact_scalars = {}  # (value, sign, backend, context) -> a 0-d Array holding the value
+
+
+def _exact_scalar(value, backend, ctx):
+    """``value`` as a 0-d float64 array on ``backend``. MXNet parses scalar parameters from text, up to 1 ulp
+    off in float64 (``x >= 0.1`` can be wrong, ``x % 1e-200`` far off); an array carries the exact value. The
+    arrays are cached (never written: operators make new outputs), since making one costs ~30 us."""
+    key = (value, math.copysign(1.0, value), backend, ctx)  # the sign tells -0.0 from 0.0
+    exact = _exact_scalars.get(key)
+    if exact is None:
+        if len(_exact_scalars) >= 256:
+            _exact_scalars.clear()
+        exact = _exact_scalars[key] = Array(backend.from_numpy(np.array(value), ctx), backend)
+    return exact
 
 
 def register(op):
