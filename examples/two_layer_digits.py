@@ -3,6 +3,7 @@
     python examples/two_layer_digits.py            # about 10 s; prints the test accuracy (about 97%)
     python examples/two_layer_digits.py --quick    # a 2-second smoke run
     python examples/two_layer_digits.py --plot curves.png
+    python examples/two_layer_digits.py --cifar10 ~/data/cifar-10-batches-py --hidden 512   # CIFAR-10 instead
 
 The data is scikit-learn's bundled 8x8 digits (1797 images, nothing to download). The network is written
 as NumPy code (``minpy.numpy`` and ``minpy.nn.layers``) in a ``ModelBase`` subclass; the ``Solver`` trains it
@@ -47,6 +48,19 @@ def digits_iterators(batch_size, seed):
     return train, val, test
 
 
+def cifar10_iterators(directory, batch_size, seed):
+    """The same split from CIFAR-10's official python batches (for users who have the files)."""
+    x_train, y_train, x_test, y_test = io.load_cifar10(directory)
+    mean = x_train.reshape(len(x_train), -1).mean(axis=0)
+    x_train = x_train.reshape(len(x_train), -1) - mean
+    x_test = x_test.reshape(len(x_test), -1) - mean
+    n_val = max(len(y_train) // 50, batch_size)
+    train = io.NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed)
+    val = io.NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=batch_size)
+    test = io.NDArrayIter(x_test, y_test, batch_size=batch_size)
+    return train, val, test, x_train.shape[1]
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
@@ -58,6 +72,7 @@ def parse_args(argv):
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     parser.add_argument("--no-stats", action="store_true", help="do not print the operator statistics")
     parser.add_argument("--quick", action="store_true", help="a few epochs only (CI smoke run)")
+    parser.add_argument("--cifar10", metavar="DIR", help="train on CIFAR-10's python batches in DIR instead")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 3)
@@ -72,8 +87,12 @@ def main(argv=None):
     np.reset_op_stat()
     start = time.time()
 
-    train, val, test = digits_iterators(args.batch_size, args.seed)
-    model = TwoLayerNet(hidden_size=args.hidden)
+    if args.cifar10:
+        train, val, test, input_size = cifar10_iterators(args.cifar10, args.batch_size, args.seed)
+    else:
+        train, val, test = digits_iterators(args.batch_size, args.seed)
+        input_size = 64
+    model = TwoLayerNet(input_size=input_size, hidden_size=args.hidden)
     solver = Solver(model, train, val,
                     update_rule="sgd_momentum",
                     optim_config={"learning_rate": args.lr, "momentum": 0.9},

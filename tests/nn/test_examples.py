@@ -57,3 +57,15 @@ def test_main_demo_runs_as_a_command():
                           capture_output=True, text=True, timeout=120, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout
+
+
+def test_two_layer_trains_on_cifar10_files(tmp_path):
+    """The CIFAR-10 path of the main example, on a small directory in the official python-batch format."""
+    spec = importlib.util.spec_from_file_location("minpy_test_io", Path(__file__).with_name("test_io.py"))
+    test_io = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(test_io)
+    test_io.write_cifar(tmp_path, rows=20)
+    result = load("two_layer_digits").main(["--cifar10", str(tmp_path), "--quick", "--quiet", "--no-stats",
+                                            "--batch-size", "8", "--hidden", "16"])
+    assert 0.0 <= result["test_acc"] <= 1.0
+    assert result["final_loss"] == result["final_loss"]  # finite, not NaN

@@ -95,6 +95,11 @@ def defvjp_seq(name, fn):
     def rule(argpos, g, ans, args, kwargs):
         if isinstance(argpos, tuple):
             return fn(g, ans, argpos[1], *args, **(kwargs or {}))
+        if argpos == 0 and isinstance(args[0], (Array, Tracer)):
+            # one array as the sequence (NumPy iterates it): the gradients of its items, stacked
+            shape = _shape(args[0])
+            items = [onp.empty(shape[1:])] * shape[0]  # the rules read only the items' shapes
+            return np.stack([fn(g, ans, j, items, *args[1:], **(kwargs or {})) for j in range(shape[0])])
         raise AutogradError(f"minpy.numpy.{name}: no gradient with respect to argument {argpos!r}")
     _install(name, rule)
     return rule
@@ -235,11 +240,33 @@ def _functional_setitem_forward(x, key, value):
     return out
 
 
+def _overwritten(shape, key):
+    """Where a write through ``key`` is overwritten by a later one of the same write (an advanced index that
+    repeats an element: the last write stays, as in NumPy): a host boolean mask over ``x[key]``, or None
+    when every written value stays."""
+    key = _host_key(key)
+    probe = onp.full(shape, -1, dtype=onp.int64)
+    ids = onp.arange(probe[key].size).reshape(probe[key].shape)
+    probe[key] = ids
+    stays = probe[key] == ids
+    return None if stays.all() else ~stays
+
+
+def _setitem_value_vjp(g, ans, x, key, value):
+    if not isinstance(value, (Array, Tracer)):
+        return None
+    picked = g[key]
+    lost = _overwritten(_shape(x), key)
+    if lost is not None:
+        picked = picked * np.array((~lost).astype(_dtype_of(picked)))
+    return unbroadcast(picked, value)
+
+
 functional_setitem = Primitive(_functional_setitem_forward, name="autograd.setitem")
 functional_setitem.defvjp(
     lambda g, ans, x, key, value: functional_setitem(g, key, 0),
     None,
-    lambda g, ans, x, key, value: unbroadcast(g[key], value) if isinstance(value, (Array, Tracer)) else None)
+    _setitem_value_vjp)
 
 
 def traced_setitem_error(args):
@@ -514,19 +541,33 @@ def _einsum_rule(argpos, g, ans, args, kwargs):
         out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     ins = ins.split(",")
     k = argpos - 1
-    if len(set(ins[k])) != len(ins[k]):
-        raise AutogradError("minpy.numpy.einsum: gradients of repeated indices within one operand "
-                            f"({ins[k]!r}) are not supported")
+    term = ins[k]
+    unique = "".join(dict.fromkeys(term))  # a letter repeated within the operand takes its diagonal
+    sizes = dict(zip(term, _shape(operands[k])))
     others = [(s, o) for i, (s, o) in enumerate(zip(ins, operands)) if i != k]
     available = set(out).union(*[set(s) for s, _ in others]) if others else set(out)
-    target = "".join(c for c in ins[k] if c in available)
+    target = "".join(c for c in unique if c in available)
     expr = ",".join([out] + [s for s, _ in others]) + "->" + target
     r = np.einsum(expr, g, *[o for _, o in others])
-    shape = _shape(operands[k])
-    for pos, c in enumerate(ins[k]):
-        if c not in available:
+    for pos, c in enumerate(unique):
+        if c not in available:  # summed within this operand only: every element gets the gradient
             r = np.expand_dims(r, pos)
-    return _match(np.broadcast_to(r, shape), operands[k])
+    r = np.broadcast_to(r, tuple(sizes[c] for c in unique))
+    if len(unique) < len(term):
+        # Place the gradient on the diagonal of the repeated letters: each repeat is renamed and tied to
+        # the first occurrence by an identity matrix.
+        spare = (c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+        renamed, ties, seen = "", [], set()
+        for c in term:
+            if c in seen:
+                fresh = next(spare)
+                renamed += fresh
+                ties.append((c + fresh, np.eye(sizes[c], dtype=_dtype_of(r))))
+            else:
+                seen.add(c)
+                renamed += c
+        r = np.einsum(",".join([unique] + [s for s, _ in ties]) + "->" + renamed, r, *[e for _, e in ties])
+    return _match(r, operands[k])
 
 
 _install("einsum", _einsum_rule)
@@ -541,15 +582,33 @@ defvjp("linalg.det", lambda g, ans, x: np.expand_dims(np.expand_dims(g * ans, -1
        * _swapT(np.linalg.inv(x)))
 
 
+_NUMPY2 = onp.lib.NumpyVersion(onp.__version__) >= "2.0.0"
+
+
+def _solve_vectors(a, b):
+    """Whether ``solve(a, b)`` takes ``b`` as (a stack of) vectors: in NumPy 2 only a 1-d ``b``; in NumPy 1 a
+    ``b`` of one dimension less than ``a``. Otherwise ``b`` is a stack of matrices (batch dims broadcast)."""
+    bn = len(_shape(b))
+    return bn == 1 if _NUMPY2 else bn == len(_shape(a)) - 1
+
+
+def _solve_adjoint(g, ans, a, b):
+    """``solve(a^T, g)`` in the result's (broadcast) shape; vectors are solved as one-column matrices, which
+    both NumPy versions read the same way."""
+    if _solve_vectors(a, b):
+        return np.squeeze(np.linalg.solve(_swapT(a), np.expand_dims(g, -1)), -1)
+    return np.linalg.solve(_swapT(a), g)
+
+
 def _solve_da(g, ans, a, b):
-    gb = _solve_db(g, ans, a, b)
-    if len(_shape(b)) == len(_shape(a)) - 1:
-        return -np.expand_dims(gb, -1) * np.expand_dims(ans, -2)
-    return -np.matmul(gb, _swapT(ans))
+    gb = _solve_adjoint(g, ans, a, b)
+    if _solve_vectors(a, b):
+        return unbroadcast(-np.expand_dims(gb, -1) * np.expand_dims(ans, -2), a)
+    return unbroadcast(-np.matmul(gb, _swapT(ans)), a)
 
 
 def _solve_db(g, ans, a, b):
-    return np.linalg.solve(_swapT(a), g)
+    return unbroadcast(_solve_adjoint(g, ans, a, b), b)
 
 
 defvjp("linalg.solve", _solve_da, _solve_db)
@@ -570,13 +629,39 @@ defvjp("linalg.cholesky", _cholesky_vjp)
 
 
 def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, "fro", 2) or (ord == 2 and axis is None and len(_shape(x)) > 1):
-        raise AutogradError(f"minpy.numpy.linalg.norm: gradient implemented for the 2-norm/Frobenius norm, "
-                            f"not ord={ord!r}")
-    if axis is not None and not isinstance(axis, int) and len(axis) != len(_shape(x)):
-        if ord == 2:
-            raise AutogradError("minpy.numpy.linalg.norm: matrix 2-norm gradient is not implemented")
-    return _match(_expand_reduced(g / ans, x, axis, keepdims) * x, x)
+    nd = len(_shape(x))
+    if axis is None:
+        axes = tuple(range(nd))
+        matrix = ord is not None and nd == 2
+    else:
+        axes = tuple(a % nd for a in ((axis,) if isinstance(axis, int) else axis))
+        matrix = len(axes) == 2
+    ge = _expand_reduced(g, x, axes, keepdims)
+    ae = _expand_reduced(ans, x, axes, keepdims)
+    if ord in (None, "fro") or (ord == 2 and not matrix):
+        return _match(ge / ae * x, x)
+    if matrix:
+        if ord not in (1, -1, onp.inf, -onp.inf):
+            raise AutogradError(f"minpy.numpy.linalg.norm: no gradient for the matrix norm ord={ord!r} (it "
+                                "needs the singular value decomposition)")
+        # 1/-1: the largest/smallest column sum of |x| (summed over the row axis); inf/-inf: row sums
+        row, col = axes
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        sums = np.sum(np.abs(x), axis=summed, keepdims=True)
+        # compared with their own extreme, not with ``ans`` (summed elsewhere, maybe in another order)
+        pick = np.max if ord > 0 else np.min
+        hit = _float_mask(np.equal(sums, pick(sums, axis=other, keepdims=True)), x)
+        hit = hit / np.sum(hit, axis=other, keepdims=True)  # ties share the gradient
+        return _match(ge * np.sign(x) * hit, x)
+    if ord == 0:  # the number of nonzero elements: piecewise constant
+        return _match(ge * 0.0 * x, x)
+    if ord in (onp.inf, -onp.inf):  # the largest/smallest |x|
+        pick = np.max if ord > 0 else np.min
+        hit = _float_mask(np.equal(np.abs(x), pick(np.abs(x), axis=axes, keepdims=True)), x)
+        hit = hit / np.sum(hit, axis=axes, keepdims=True)
+        return _match(ge * np.sign(x) * hit, x)
+    p = float(ord)  # (sum |x|^p)^(1/p): sign(x) (|x| / norm)^(p-1)
+    return _match(ge * np.sign(x) * np.power(np.abs(x) / ae, p - 1.0), x)
 
 
 defvjp("linalg.norm", _norm_vjp)
@@ -587,11 +672,45 @@ def _as_shape_of(g, x):
     return np.reshape(g, _shape(x))
 
 
-for _n in ("reshape", "ravel", "squeeze", "expand_dims", "flatten", "atleast_1d", "atleast_2d", "atleast_3d"):
+def _read_order(x, order):
+    """The index order in which reshape/ravel/flatten read ``x``: NumPy's 'A' and 'K' follow its layout."""
+    if order == "F":
+        return "F"
+    if order in ("A", "K"):
+        while isinstance(x, Tracer):
+            x = x._value
+        flags = x.flags if isinstance(x, Array) else onp.asarray(x).flags
+        if flags.f_contiguous and not flags.c_contiguous:
+            return "F"
+    return "C"
+
+
+def _reordering(order_position):
+    """Rule of reshape-like operators with an ``order`` (positional after ``order_position`` others): the
+    gradient is read back in the same index order."""
+    def vjp(g, ans, x, *a, **k):
+        order = k.get("order", a[order_position] if len(a) > order_position else "C")
+        return np.reshape(g, _shape(x), order=_read_order(x, order))
+    return vjp
+
+
+for _n in ("squeeze", "expand_dims", "atleast_1d", "atleast_2d", "atleast_3d"):
     if _n in all_operators():
         defvjp(_n, lambda g, ans, x, *a, **k: _as_shape_of(g, x))
+defvjp("reshape", _reordering(1))
+defvjp("ravel", _reordering(0))
+defvjp("flatten", _reordering(0))
 defvjp("copy", lambda g, ans, x, *a, **k: g)
-defvjp("astype", lambda g, ans, x, *a, **k: g.astype(_dtype_of(x)) if _dtype_of(x).kind in "fc" else g * 0.0)
+
+
+def _astype_vjp(g, ans, x, *a, **k):
+    # A cast to integers or bool is piecewise constant: no gradient, whatever the input's dtype.
+    if _dtype_of(x).kind not in "fc" or _dtype_of(ans).kind not in "fc":
+        return _match(g * 0.0, x)
+    return g.astype(_dtype_of(x))
+
+
+defvjp("astype", _astype_vjp)
 
 
 def _transpose_vjp(g, ans, x, axes=None):
@@ -607,8 +726,16 @@ defvjp("broadcast_to", lambda g, ans, x, shape, **k: unbroadcast(g, x))
 defvjp("flip", lambda g, ans, x, axis=None: np.flip(g, axis))
 defvjp("fliplr", lambda g, ans, x: np.fliplr(g))
 defvjp("flipud", lambda g, ans, x: np.flipud(g))
+def _triangle_vjp(name):
+    def vjp(g, ans, x, k=0):
+        masked = getattr(np, name)(g, k)
+        # a 1-d input is broadcast to the rows of a square matrix first
+        return np.sum(masked, axis=0) if len(_shape(x)) == 1 else masked
+    return vjp
+
+
 for _n in ("tril", "triu"):
-    defvjp(_n, (lambda n: lambda g, ans, x, k=0: getattr(np, n)(g, k))(_n))
+    defvjp(_n, _triangle_vjp(_n))
 
 
 def _roll_vjp(g, ans, x, shift, axis=None):
@@ -659,7 +786,8 @@ def _shape_atleast(n):
 defvjp_seq("vstack", _joined(_shape_atleast(2), lambda p: 0))
 defvjp_seq("hstack", _joined(lambda x: _shape(x) or (1,), lambda p: 0 if len(p[0]) == 1 else 1))
 defvjp_seq("dstack", _joined(_shape_atleast(3), lambda p: 2))
-defvjp_seq("column_stack", _joined(lambda x: _shape(x) + (1,) if len(_shape(x)) < 2 else _shape(x), lambda p: 1))
+defvjp_seq("column_stack", _joined(lambda x: {0: (1, 1), 1: _shape(x) + (1,)}.get(len(_shape(x)), _shape(x)),
+                                   lambda p: 1))
 
 
 def _pad_vjp(g, ans, x, pad_width, mode="constant", **kw):
@@ -697,7 +825,7 @@ def _repeat_vjp(g, ans, x, repeats, axis=None):
         else:
             raise AutogradError("minpy.numpy.repeat: gradient implemented for one repeat count, not per element")
     xs = _shape(x)
-    if axis is None:
+    if axis is None or not xs:  # NumPy repeats a 0-d array as a 1-d one, whatever the axis
         return np.reshape(np.sum(np.reshape(g, (int(onp.prod(xs)), repeats)), axis=1), xs)
     ax = axis % len(xs)
     shape = xs[:ax] + (xs[ax], repeats) + xs[ax + 1:]
@@ -769,11 +897,18 @@ def _clip_x(g, ans, x, a_min=None, a_max=None, **kw):
 
 def _clip_bound(lower):
     def vjp(g, ans, x, a_min=None, a_max=None, **kw):
-        bound = a_min if lower else a_max
-        other = a_max if lower else a_min
-        hit = np.less(x, bound) if lower else np.greater(x, bound)
-        if other is not None:
-            hit = np.logical_and(hit, np.less_equal(bound, other) if lower else np.greater_equal(bound, other))
+        # clip(x) = minimum(maximum(x, a_min), a_max): the result is a_max where x > a_max or a_min > a_max,
+        # and a_min where x < a_min <= a_max.
+        if lower:
+            bound = a_min
+            hit = np.less(x, a_min)
+            if a_max is not None:
+                hit = np.logical_and(hit, np.less_equal(a_min, a_max))
+        else:
+            bound = a_max
+            hit = np.greater(x, a_max)
+            if a_min is not None:
+                hit = np.logical_or(hit, np.greater(a_min, a_max))
         return _match(unbroadcast(g * _float_mask(hit, g), bound), bound)
     return vjp
 
@@ -784,8 +919,7 @@ defvjp("clip", _clip_x, _clip_bound(True), _clip_bound(False), a_min=_clip_bound
 def _take_vjp(g, ans, a, indices, axis=None, **kw):
     shape = _shape(a)
     if axis is None:
-        flat = scatter_add((int(onp.prod(shape)),), _dtype_of(g), indices, np.ravel(g) if
-                           onp.ndim(indices) else g)
+        flat = scatter_add((int(onp.prod(shape)),), _dtype_of(g), indices, g)  # g has the indices' shape
         return np.reshape(flat, shape)
     ax = axis % len(shape)
     key = (slice(None),) * ax + (indices,)
@@ -798,7 +932,7 @@ defvjp("take", _take_vjp)
 def _sort_vjp(g, ans, x, axis=-1, kind=None, order=None):
     if axis is None:
         idx = np.argsort(np.ravel(x), kind="stable")
-        return np.reshape(scatter_add((_shape(x) and int(onp.prod(_shape(x))),), _dtype_of(g), idx, g), _shape(x))
+        return np.reshape(scatter_add((int(onp.prod(_shape(x))),), _dtype_of(g), idx, g), _shape(x))
     idx = np.argsort(x, axis=axis, kind="stable")
     ax = axis % len(_shape(x))
     grids = onp.ogrid[tuple(slice(0, n) for n in _shape(x))]
