@@ -377,10 +377,10 @@ class Array:
     def __rdivmod__(self, o): return _OPS["divmod"](o, self)
     def __pow__(self, o):
         result = _OPS["power"](self, o)
-        if (self.ndim == 0 or type(o) not in (int, float)) and _is_fast_exponent(o) and type(result) is Array:
+        if _is_fast_exponent(o) and type(result) is Array:
             # ndarray ** e takes a fast path for e in (-1, 0, 0.5, 1, 2) (reciprocal, ones_like, sqrt, copy,
-            # square) that can keep a dtype numpy.power would promote (0-d arrays in NumPy 1.x; 0-d array
-            # exponents in 2.x): NumPy tells which dtype the operator gives.
+            # square) that can keep a dtype numpy.power would promote (bool ** 2 is int8 in NumPy 1.x; 0-d
+            # arrays; 0-d array exponents in 2.x): NumPy tells which dtype the operator gives.
             e = o if type(o) in (int, float) else _np.asarray(o)
             with _np.errstate(all="ignore"):
                 expected = (_np.ones((1,) * self.ndim, self.dtype) ** e).dtype

@@ -153,10 +153,21 @@ class MXNetBackend(Backend):
         else:
             return False
         try:
+            if any(k is None for k in keys):
+                key, value = self._without_new_axes(data, keys, value)
             data[key] = value
         except Exception:  # MXNet's own checks (shapes, bounds, empty arrays): NumPy on the host decides
             return False
         return True
+
+    def _without_new_axes(self, data, keys, value):
+        """The same write without ``None`` in the key. MXNet drops new axes from a key and broadcasts the
+        value against what is left; NumPy broadcasts it against ``a[key]`` with the new (length-1) axes."""
+        stand_in = np.broadcast_to(np.empty((), dtype=np.float32), data.shape)  # shapes only, no memory
+        plain = tuple(k for k in keys if k is not None)
+        if isinstance(value, self.native_type):
+            value = self.mx.np.broadcast_to(value, stand_in[keys].shape).reshape(stand_in[plain].shape)
+        return plain, value
 
     def basic_index(self, data, keys):
         shape = data.shape

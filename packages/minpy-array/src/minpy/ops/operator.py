@@ -459,10 +459,19 @@ def _signature(args):
         if isinstance(a, Array):
             sig.append((a.dtype, a.ndim == 0))
         elif type(a) in _SCALARS:
-            sig.append(type(a) if _NUMPY2 else (type(a), np.min_scalar_type(a)))
+            sig.append(type(a) if _NUMPY2 else (type(a), _value_class(a)))
         else:
             return None
     return tuple(sig)
+
+
+def _value_class(v):
+    """What NumPy 1.x's value-based casting sees of a scalar: for integers the smallest unsigned and signed
+    types that hold it (100 and 200 share uint8 but not int8), for other scalars ``min_scalar_type``."""
+    t = np.min_scalar_type(v)
+    if t.kind in "iu":
+        return t, np.min_scalar_type(-abs(int(v)) - 1)
+    return t
 
 
 def _stand_in(a):
@@ -482,18 +491,19 @@ def _cast_for_native(op, backend, args, ctx):
     if not _NUMPY2 and any(s[1] for s in sig if type(s) is tuple and isinstance(s[0], np.dtype)):
         # NumPy 1.x promotes by a 0-d array's value, through its min_scalar_type: key on that, not on the
         # value (one cache entry per value grew without bound in loops over changing 0-d arrays)
-        sig = sig + (tuple(np.min_scalar_type(a.asnumpy()) for a in args if isinstance(a, Array) and a.ndim == 0),)
+        sig = sig + (tuple(_value_class(a.asnumpy()) for a in args if isinstance(a, Array) and a.ndim == 0),)
     key = (op.name, sig)
     entry = _cast_cache.get(key)
     if entry is None:
         stand_ins = [_stand_in(a) for a in args]
         with np.errstate(all="ignore"):
             out = op.ref(*stand_ins)
-        out_dtype = (out[0] if isinstance(out, tuple) else np.asarray(out)).dtype
+        # np.dtype(str) drops platform aliases (longlong for int64), which MXNet's dtype table does not know
+        out_dtype = np.dtype((out[0] if isinstance(out, tuple) else np.asarray(out)).dtype.str)
         if op.casting == "out":
             compute = out_dtype
         elif op.casting == "common":
-            compute = np.result_type(*stand_ins)
+            compute = np.dtype(np.result_type(*stand_ins).str)
         else:
             compute = None
         entry = _cast_cache[key] = (compute, out_dtype)

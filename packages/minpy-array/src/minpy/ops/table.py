@@ -19,7 +19,9 @@ Tolerance notes (``tol``): MXNet's float32 transcendental kernels differ from Nu
 property tests use rtol 1e-3 for float16, 1e-5 (atol 1e-6) for float32 and 1e-10 for float64, widened only where
 a record's ``tol`` says so (``tol={"float32": (rtol, atol), "note": why}``). A ``tol`` note that mentions NaN
 keeps NaN and infinity out of the property tests' inputs for that operator: the note is the documented
-difference.
+difference. The gradient tests (``tests/autograd/test_grad_property.py``) check every differentiable operator
+to second order with rtol 1e-5/atol 1e-6; a ``tol`` may say ``grad_order: 1`` or ``grad_rtol``/``grad_atol``,
+always with its note (no record needs to).
 
 Test hints (``test=``): how the property tests (``tests/array/test_ops_property.py``) build arguments for an
 operator, declared next to the record and kept in :data:`TEST_HINTS` (they are not Operator fields).
@@ -99,6 +101,13 @@ def _reduce_ok(args, kwargs):
     if dtype is not None and np.dtype(dtype).kind not in "fiu":
         return f"dtype={dtype!r} (NumPy accumulates bool as logical or/and)"
     return _no_empty_first(args, kwargs)
+
+
+def _prod_ok(args, kwargs):
+    dtype = kwargs.get("dtype")
+    if args[0].dtype == np.float16 or (dtype is not None and np.dtype(dtype) == np.float16):
+        return "float16 (NumPy multiplies in float16, overflowing to inf where MXNet's float32 does not)"
+    return _reduce_ok(args, kwargs)
 
 
 def _axis_int_or_none(args, kwargs):
@@ -286,10 +295,29 @@ def _no_float16(args, kwargs):
     return None
 
 
+def _ints_fit(args, kwargs):
+    """Python ints outside an integer operand's range go to NumPy. NumPy 1.x promotes by value there
+    (int8 + 200 is int16, which MXNet lacks anyway), and the dispatcher's cast cache keys Python ints by
+    min_scalar_type, which does not tell 100 from 200 for int8: after int8 + 100, int8 + 200 came back int8
+    with wrapped values. NumPy 2 raises OverflowError for these."""
+    ints = [a for a in args if type(a) is int]
+    if ints:
+        for a in args:
+            dtype = getattr(a, "dtype", None)
+            if dtype is not None and dtype.kind in "iu":
+                info = np.iinfo(dtype)
+                if not all(info.min <= v <= info.max for v in ints):
+                    return f"a Python int outside {dtype}'s range"
+    return None
+
+
+def _rint_ok(args, kwargs):  # rint runs as mx.np.round, which has no float16 kernel
+    return _no_float16(args, kwargs) or _ints_fit(args, kwargs)
+
+
 def _mx_ufunc(name, kinds):
-    # rint runs as mx.np.round, which has no float16 kernel
     return _mx("adapter:" + _ADAPTED[name] if name in _ADAPTED else "np." + name, dtypes=kinds,
-               accepts=_no_float16 if name == "rint" else None)
+               accepts=_rint_ok if name == "rint" else _ints_fit)
 
 
 for _name, _kinds in [("add", NUMERIC), ("subtract", NUMERIC), ("multiply", NUMERIC), ("true_divide", NUMERIC),
@@ -304,11 +332,12 @@ for _name in ["logaddexp", "logaddexp2", "fmod", "fmax", "fmin", "nextafter", "l
                                                           "float_power"))
 for _name in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]:
     _declare(_name, kind="ufunc", casting="common", differentiable=False,
-             impls=_mx("np." + _name, dtypes=NUMERIC + "b"))
+             impls=_mx("np." + _name, dtypes=NUMERIC + "b", accepts=_ints_fit))
 for _name in ["logical_and", "logical_or", "logical_xor", "gcd", "lcm", "heaviside"]:
     _declare(_name, kind="ufunc", differentiable=False)
 for _name in ["bitwise_and", "bitwise_or", "bitwise_xor"]:
-    _declare(_name, kind="ufunc", casting="out", differentiable=False, impls=_mx("np." + _name, dtypes=INTEGER))
+    _declare(_name, kind="ufunc", casting="out", differentiable=False,
+             impls=_mx("np." + _name, dtypes=INTEGER, accepts=_ints_fit))
 for _name in ["left_shift", "right_shift"]:
     _declare(_name, kind="ufunc", differentiable=False)
 # Where the inputs of the property tests mostly lie (they also get values outside, which give NaN).
@@ -340,7 +369,7 @@ _declare("logical_not", kind="ufunc", differentiable=False)
 _declare("sum", kind="reduction", differentiable=True,
          impls=_mx("adapter:sum", kwargs=("axis", "dtype", "keepdims"), dtypes="fib", accepts=_reduce_ok))
 _declare("prod", kind="reduction", differentiable=True,
-         impls=_mx("adapter:prod", kwargs=("axis", "dtype", "keepdims"), dtypes="fi", accepts=_reduce_ok))
+         impls=_mx("adapter:prod", kwargs=("axis", "dtype", "keepdims"), dtypes="fi", accepts=_prod_ok))
 _declare("mean", kind="reduction", differentiable=True,
          impls=_mx("np.mean", kwargs=("axis", "keepdims"), dtypes=FLOAT, accepts=_no_empty_first))
 for _name in ["max", "min", "amax", "amin"]:
