@@ -30,6 +30,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_NO_MXNET)
 
 
+@pytest.fixture(params=["only_numpy", "prefer_mxnet"])
+def policy(request):
+    """Run the test under each dispatch policy (prefer_mxnet runs NumPy where MXNet is missing)."""
+    from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+
+    with {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}[request.param]():
+        yield request.param
+
+
 @pytest.fixture
 def have_mxnet():
     """Whether MXNet can be imported in this environment."""

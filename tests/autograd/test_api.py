@@ -17,16 +17,6 @@ from minpy.context import cpu
 from minpy.autograd import (AutogradError, check_grads, customop, elementwise_grad, grad, grad_and_loss,
                             hessian, jacobian, primitive, stop_gradient, value_and_grad, vjp)
 from minpy.autograd.primitives import check_rules_cover_table
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
-
-POLICIES = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}
-
-
-@pytest.fixture(params=sorted(POLICIES))
-def policy(request):
-    """Run the test under each dispatch policy."""
-    with POLICIES[request.param]():
-        yield request.param
 
 
 def host(x):

@@ -21,13 +21,6 @@ from minpy.nn import layers
 POLICIES = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}
 
 
-@pytest.fixture(params=sorted(POLICIES))
-def policy(request):
-    """Run the test under each dispatch policy."""
-    with POLICIES[request.param]():
-        yield request.param
-
-
 def host(x):
     return numpy.array(x.asnumpy()) if isinstance(x, Array) else numpy.asarray(x)
 

@@ -5,16 +5,7 @@ import pytest
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
 from minpy.nn import init, optim
-
-POLICIES = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}
-
-
-@pytest.fixture(params=sorted(POLICIES))
-def policy(request):
-    with POLICIES[request.param]():
-        yield request.param
 
 
 def host(x):

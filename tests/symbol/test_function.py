@@ -10,7 +10,6 @@ import pytest
 import minpy.numpy as np
 from minpy.array import Array
 from minpy.autograd import AutogradError, check_grads, grad, value_and_grad, vjp
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
 
 pytestmark = pytest.mark.mxnet
 
@@ -19,14 +18,6 @@ try:
 except ImportError:  # the numpy2 env: conftest skips every test here
     mx = None
 from minpy.symbol import BlockFunction, Function, SymbolError  # imports without MXNet
-
-POLICIES = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}
-
-
-@pytest.fixture(params=sorted(POLICIES))
-def policy(request):
-    with POLICIES[request.param]():
-        yield request.param
 
 
 def host(x):
