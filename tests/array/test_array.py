@@ -17,23 +17,10 @@ from hypothesis.extra import numpy as hnp
 import minpy
 import minpy.numpy as np  # noqa: F401  (loads the operators behind Array's methods)
 from minpy.array import Array
-from minpy.backends import get_backend
-from minpy.context import cpu
+from array_support import BACKENDS, HAVE_MXNET, on
 
-HAVE_MXNET = get_backend("mxnet").available()
-BACKENDS = ["numpy", pytest.param("mxnet", marks=pytest.mark.mxnet)]
 DTYPES = ["float64", "float32", "int64", "int32", "int8", "uint8", "bool"]
 SHIFTS = {"lshift", "rshift", "ilshift", "irshift"}
-
-
-def on(backend, x):
-    """An Array whose authoritative data is a copy of ``x`` on ``backend``."""
-    x = numpy.array(x)
-    b = get_backend(backend)
-    if backend == "numpy":
-        return Array(x, b)
-    assert b.available()
-    return Array(b.from_numpy(x, cpu()), b)
 
 
 @pytest.fixture(autouse=True)

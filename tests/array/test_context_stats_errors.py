@@ -7,23 +7,12 @@ import pytest
 import minpy
 import minpy.numpy as np
 from minpy import config, stats
-from minpy.array import Array
 from minpy.backends import get_backend
 from minpy.context import ContextError, cpu, current_context, gpu, set_context
 from minpy.dispatch import OnlyNumPyPolicy
+from array_support import BACKENDS, HAVE_MXNET, on
 
-HAVE_MXNET = get_backend("mxnet").available()
 NATIVE = "mxnet" if HAVE_MXNET else "numpy"
-BACKENDS = ["numpy", pytest.param("mxnet", marks=pytest.mark.mxnet)]
-
-
-def on(backend, x):
-    x = numpy.array(x)
-    b = get_backend(backend)
-    if backend == "numpy":
-        return Array(x, b)
-    assert b.available()
-    return Array(b.from_numpy(x, cpu()), b)
 
 
 @pytest.fixture(autouse=True)

@@ -11,25 +11,13 @@ from hypothesis.extra import numpy as hnp
 
 import minpy
 import minpy.numpy as np
-from minpy.array import Array
 from minpy.backends import get_backend
 from minpy.context import cpu
 from minpy.dispatch.policy import OnlyNumPyPolicy
+from array_support import BACKENDS, HAVE_MXNET, on
 
 DTYPES = ["float64", "float32", "int64", "int32", "bool"]
-BACKENDS = ["numpy", pytest.param("mxnet", marks=pytest.mark.mxnet)]
 POLICIES = ["prefer_mxnet", "only_numpy"]
-HAVE_MXNET = get_backend("mxnet").available()
-
-
-def on(backend, x):
-    """An Array whose authoritative data is a copy of ``x`` on ``backend``."""
-    x = numpy.array(x)
-    b = get_backend(backend)
-    if backend == "numpy":
-        return Array(x, b)
-    assert b.available()
-    return Array(b.from_numpy(x, cpu()), b)
 
 
 # Every (array backend, policy) pair; the policy is installed by the autouse fixture below.

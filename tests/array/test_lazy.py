@@ -13,21 +13,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, rule
 import minpy
 import minpy.numpy as np
 from minpy import config, stats
-from minpy.array import Array
-from minpy.backends import get_backend
-from minpy.context import cpu
-
-HAVE_MXNET = get_backend("mxnet").available()
-BACKENDS = ["numpy", pytest.param("mxnet", marks=pytest.mark.mxnet)]
-
-
-def on(backend, x):
-    x = numpy.array(x)
-    b = get_backend(backend)
-    if backend == "numpy":
-        return Array(x, b)
-    assert b.available()
-    return Array(b.from_numpy(x, cpu()), b)
+from array_support import BACKENDS, HAVE_MXNET, on
 
 
 @pytest.fixture(autouse=True)
