@@ -275,12 +275,9 @@ def _invoke(op, args, kwargs):
     else:
         pol = _policy._state.policy
         if pol.preference and op.numpy_reason is None:
-            if routes:
-                reason = reason
-            elif pol.blocked(op.name):
-                reason = f"blacklisted by the {pol.name} policy"
-            else:
-                reason = _missing_reason(op, pol)
+            if not routes:  # else: the last preferred route's reason for refusing these arguments
+                reason = (f"blacklisted by the {pol.name} policy" if pol.blocked(op.name)
+                          else _missing_reason(op, pol))
             if reason is not None:
                 if not pol.allow_fallback:
                     raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
