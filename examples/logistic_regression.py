@@ -53,12 +53,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     np.random.seed(args.seed)
     start = time.time()
-    x_train, y_train, x_test, y_test = io.load_digits(seed=args.seed)
-    n_val = len(y_train) // 10
-    train = io.NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=args.batch_size, shuffle=True,
-                           seed=args.seed)
-    val = io.NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=args.batch_size)
-    test = io.NDArrayIter(x_test, y_test, batch_size=args.batch_size)
+    train, val, test = io.split_iterators(*io.load_digits(seed=args.seed), batch_size=args.batch_size,
+                                          seed=args.seed)
 
     solver = Solver(SoftmaxRegression(), train, val, update_rule="sgd", optim_config={"learning_rate": args.lr},
                     lr_decay=0.95, num_epochs=args.epochs, verbose=not args.quiet)

@@ -40,12 +40,7 @@ class TwoLayerNet(ModelBase):
 
 def digits_iterators(batch_size, seed):
     """Train / validation / test iterators over the digits (test 20%, validation 10% of the rest)."""
-    x_train, y_train, x_test, y_test = io.load_digits(test_fraction=0.2, seed=seed)
-    n_val = len(y_train) // 10
-    train = io.NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed)
-    val = io.NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=batch_size)
-    test = io.NDArrayIter(x_test, y_test, batch_size=batch_size)
-    return train, val, test
+    return io.split_iterators(*io.load_digits(test_fraction=0.2, seed=seed), batch_size=batch_size, seed=seed)
 
 
 def cifar10_iterators(directory, batch_size, seed):
@@ -54,10 +49,8 @@ def cifar10_iterators(directory, batch_size, seed):
     mean = x_train.reshape(len(x_train), -1).mean(axis=0)
     x_train = x_train.reshape(len(x_train), -1) - mean
     x_test = x_test.reshape(len(x_test), -1) - mean
-    n_val = max(len(y_train) // 50, batch_size)
-    train = io.NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed)
-    val = io.NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=batch_size)
-    test = io.NDArrayIter(x_test, y_test, batch_size=batch_size)
+    train, val, test = io.split_iterators(x_train, y_train, x_test, y_test, batch_size=batch_size,
+                                          val_fraction=0.02, seed=seed)
     return train, val, test, x_train.shape[1]
 
 

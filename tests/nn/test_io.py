@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.nn.io import DataBatch, DataFormatError, NDArrayIter, load_cifar10, load_digits, load_mnist
+from minpy.nn.io import (DataBatch, DataFormatError, NDArrayIter, load_cifar10, load_digits, load_mnist,
+                         split_iterators)
 
 
 def host(x):
@@ -385,3 +386,18 @@ def test_load_digits_without_sklearn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"minpy-nn\[data\]"):
         load_digits()
+
+
+def test_split_iterators_sizes_and_alignment():
+    x = numpy.arange(100, dtype=numpy.float64).reshape(50, 2)
+    y = numpy.arange(50)
+    xt, yt = x[:7] + 1000, y[:7] + 1000
+    train, val, test = split_iterators(x, y, xt, yt, batch_size=4, val_fraction=0.2, seed=1)
+    assert (train.num_data, val.num_data, test.num_data) == (40, 10, 7)
+    for it, offset in ((train, 0), (val, 0), (test, 1000)):
+        for batch in it:
+            data, label = numpy.asarray(batch.data[0]), numpy.asarray(batch.label[0])
+            assert numpy.array_equal(data[:, 0], 2 * (label - offset) + offset)  # row i stays with label i
+    assert split_iterators(x, y, xt, yt, batch_size=6, val_fraction=0.1)[1].num_data == 6  # at least one batch
+    with pytest.raises(ValueError, match="val_fraction"):
+        split_iterators(x, y, xt, yt, batch_size=4, val_fraction=1.5)

@@ -17,7 +17,7 @@ import numpy as _onp
 from minpy.array import Array
 
 __all__ = ["DataBatch", "DataIter", "NDArrayIter", "DataFormatError", "load_cifar10", "load_mnist",
-           "load_digits"]
+           "load_digits", "split_iterators"]
 
 _HANDLES = ("pad", "discard", "roll_over")
 
@@ -499,3 +499,20 @@ def load_digits(test_fraction=0.2, seed=0, scale=True):
     n_test = int(round(len(y) * test_fraction))
     test, train = order[:n_test], order[n_test:]
     return x[train], y[train], x[test], y[test]
+
+
+def split_iterators(x_train, y_train, x_test, y_test, batch_size, val_fraction=0.1, seed=None):
+    """Train / validation / test iterators: the first ``val_fraction`` of the training rows (at least one
+    batch) become the validation set; the training iterator shuffles (deterministically under ``seed``).
+
+    Returns
+    -------
+    (train, val, test) : NDArrayIter
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    n_val = max(int(len(y_train) * val_fraction), batch_size) if val_fraction else 0
+    train = NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed)
+    val = NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=batch_size) if n_val else None
+    test = NDArrayIter(x_test, y_test, batch_size=batch_size)
+    return train, val, test
