@@ -1,7 +1,8 @@
 """Wheel layout: minpy is one package spread over five distributions.
 
 Only minpy-array's wheel may contain minpy/__init__.py; every other wheel adds only its own
-part of the package (minpy/autograd/, minpy/symbol/, minpy/nn/, and minpy/core.py with minpy/utils/).
+part of the package (minpy/autograd/, minpy/symbol/, minpy/nn/, and minpy/core.py, minpy/primitive.py
+with minpy/utils/).
 """
 import importlib.util
 import subprocess
@@ -24,7 +25,7 @@ OWNED = {
     "minpy-autograd": "minpy/autograd/",
     "minpy-symbol": "minpy/symbol/",
     "minpy-nn": "minpy/nn/",
-    "minpy": ("minpy/core.py", "minpy/utils/"),
+    "minpy": ("minpy/core.py", "minpy/primitive.py", "minpy/utils/"),
 }
 
 

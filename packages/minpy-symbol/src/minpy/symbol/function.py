@@ -143,6 +143,29 @@ class Function:
         raise SymbolError(f"Function {self.name}: wrong argument shapes {wrong or shapes}; expected arguments and "
                           f"shapes: {expected} ({detail})")
 
+    def get_output_shapes(self):
+        """MinPy 0.3's spelling of :attr:`output_shapes` (``{output name: shape}``)."""
+        return dict(self.output_shapes)
+
+    @property
+    def param_shapes(self):
+        """``{name: shape}`` of the arguments not named in ``input_shapes`` (the learnable parameters)."""
+        return {n: s for n, s in self.arg_shapes.items() if n not in self.input_shapes}
+
+    #: MinPy 0.3 code read this private attribute; kept as an alias of :attr:`param_shapes`.
+    _param_shapes = param_shapes
+
+    def get_params(self):
+        """MinPy 0.3's: ``{parameter name: {'shape': shape}}``."""
+        return {n: {"shape": s} for n, s in self.param_shapes.items()}
+
+    def get_one_output_shape(self):
+        """MinPy 0.3's: the shape of the only output (an error for a symbol with several outputs)."""
+        if len(self.output_shapes) != 1:
+            raise SymbolError(f"Function {self.name} has {len(self.output_shapes)} outputs "
+                              f"{list(self.output_names)}; use output_shapes")
+        return next(iter(self.output_shapes.values()))
+
     # -- modes and auxiliary states ---------------------------------------------------------------------------
     def train(self):
         """Training mode: dropout active, BatchNorm uses batch statistics and updates its moving averages."""
@@ -198,7 +221,14 @@ class Function:
         self._aux_latest = key
 
     # -- calling ----------------------------------------------------------------------------------------------
+    #: when true, an argument left out of a call reads as zeros of its inferred shape (MinPy 0.3's behaviour,
+    #: used by ``minpy.core.Function``); by default a missing argument is an error
+    missing_as_zeros = False
+
     def __call__(self, **kwargs):
+        if self.missing_as_zeros:
+            kwargs = {**{n: onp.zeros(s, dtype=onp.float32) for n, s in self.arg_shapes.items() if n not in kwargs},
+                      **kwargs}
         top = _find_top((), kwargs)
         if top == 0:
             bound, outputs, _ = self._run(kwargs)
