@@ -1,0 +1,431 @@
+"""The speed suite of issue 6: every workload, every installed implementation, one run, one table.
+
+    hatch run bench:suite              # prints the table and writes docs/bench-suite.md
+    python tools/bench/suite.py --quick
+
+Workloads: (1) ``a + b`` on 4x4 arrays, per op; (2) grad of sum(tanh(a @ b + a)), 4x4; (3) one training step
+(forward, backward, SGD update) of a two-layer net, D=3072, H=512, C=10, N=128 and N=16; (4) a 3x3 convolution,
+32 filters, N=32, 3x32x32, forward and backward; (5) an LSTM over 50 steps, forward and backward, with its
+peak memory. Each row is a median over repeated samples; the ratio is to the first (NumPy) row of its workload.
+A row that raises is reported as failed and the suite goes on.
+"""
+import argparse
+import importlib
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as onp
+from numpy.lib.stride_tricks import sliding_window_view
+
+import minpy.numpy as np
+from minpy.autograd import grad
+from minpy.backends import mxnet_backend
+from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.nn import layers
+
+LR = 1e-3
+
+
+# -- timing helpers ---------------------------------------------------------------------------------------------------
+class Suite:
+    def __init__(self, quick):
+        self.repeat = 3 if quick else 9
+        self.target = 0.01 if quick else 0.1  # seconds per sample
+        self.rows = []  # (workload, implementation, seconds or None, note)
+
+    def time(self, fn):
+        """Median seconds per call of ``fn``; calls per sample chosen so that a sample lasts ``target``."""
+        start = time.perf_counter()
+        fn()  # warm-up (and binding, caching, first-use loading)
+        first = time.perf_counter() - start
+        number = max(1, int(self.target / max(first, 1e-7)))
+        samples = []
+        for _ in range(self.repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - start) / number)
+        return statistics.median(samples)
+
+    def add(self, workload, impl, make, note="", memory=False):
+        """Time the function returned by ``make()`` (setup is not timed); with ``memory``, also its peak."""
+        try:
+            rss_before = maxrss_mib()
+            fn = make()
+            if memory:  # before the timing, so that the high-water mark is (mostly) this row's own
+                fn()
+                note = f"{note} {peak_memory(fn, rss_before)}".strip()
+            seconds = self.time(fn)
+            self.rows.append((workload, impl, seconds, note))
+        except Exception as exc:  # a failing implementation is a result, not the end of the run
+            self.rows.append((workload, impl, None, f"failed: {type(exc).__name__}: {str(exc)[:120]}"))
+
+    def add_policies(self, workload, make, note="", memory=False):
+        """One row per minpy policy; ``make`` is called, and the function timed, under that policy."""
+        for policy in policies():
+            with policy():
+                self.add(workload, f"minpy {policy.name}", make, note, memory)
+
+
+def policies():
+    return [OnlyNumPyPolicy, PreferMXNetPolicy] if mxnet_backend.available() else [OnlyNumPyPolicy]
+
+
+def maxrss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def peak_memory(fn, rss_before):
+    """Python-side peak of one call of ``fn`` (tracemalloc) and the growth of the process's maxrss."""
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return f"peak {peak / 2**20:.1f} MiB (tracemalloc), maxrss +{maxrss_mib() - rss_before:.0f} MiB"
+
+
+def sync(*values):
+    """Wait for MXNet's asynchronous engine on every array given (nested lists and tuples walked)."""
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            sync(*v)
+        elif hasattr(v, "wait_to_read"):
+            v.wait_to_read()
+
+
+# -- workloads written by hand in NumPy -------------------------------------------------------------------------------
+def small_by_hand(a, b):
+    z = onp.tanh(a @ b + a)
+    dz = 1 - z * z
+    return dz @ b.T + dz
+
+
+def two_layer_loss(lib):
+    """Mean softmax cross-entropy of a two-layer ReLU net, written once for every NumPy-like library."""
+    def loss(w1, b1, w2, b2, x, onehot):
+        h = lib.maximum(lib.dot(x, w1) + b1, 0)
+        s = lib.dot(h, w2) + b2
+        s = s - lib.max(s, axis=1, keepdims=True)
+        logp = s - lib.log(lib.sum(lib.exp(s), axis=1, keepdims=True))
+        return -lib.sum(logp * onehot) / x.shape[0]
+    return loss
+
+
+def two_layer_step_by_hand(params, x, y):
+    w1, b1, w2, b2 = params
+    n = x.shape[0]
+    h = onp.maximum(x @ w1 + b1, 0)
+    s = h @ w2 + b2
+    p = onp.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    p[onp.arange(n), y] -= 1
+    ds = p / n
+    dh = ds @ w2.T
+    dh[h <= 0] = 0
+    for param, g in zip(params, (x.T @ dh, dh.sum(0), h.T @ ds, ds.sum(0))):
+        param -= LR * g
+
+
+def conv_by_hand(x, w, b):
+    """3x3 convolution, stride 1, pad 1, by im2col; returns the gradients of the sum of its output."""
+    n, c, hh, ww = x.shape
+    f = w.shape[0]
+    xp = onp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    cols = sliding_window_view(xp, (3, 3), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5).reshape(n * hh * ww, c * 9)
+    wr = w.reshape(f, -1)
+    out = (cols @ wr.T + b).reshape(n, hh, ww, f).transpose(0, 3, 1, 2)
+    dout = onp.ones_like(out).transpose(0, 2, 3, 1).reshape(-1, f)
+    dw = (dout.T @ cols).reshape(w.shape)
+    db = dout.sum(0)
+    dcols = (dout @ wr).reshape(n, hh, ww, c, 3, 3)
+    dxp = onp.zeros_like(xp)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i:i + hh, j:j + ww] += dcols[..., i, j].transpose(0, 3, 1, 2)
+    return dxp[:, :, 1:-1, 1:-1], dw, db
+
+
+def sigmoid(z):
+    return 1 / (1 + onp.exp(-z))
+
+
+def lstm_by_hand(x, h0, wx, wh, b):
+    """LSTM over the sequence (gates i, f, o, g as in minpy.nn.layers.lstm_step), then the gradients of the
+    sum of every hidden state, back through time by hand."""
+    n, steps, _ = x.shape
+    hid = h0.shape[1]
+    h, c = h0, onp.zeros_like(h0)
+    cache = []
+    for t in range(steps):
+        a = x[:, t] @ wx + h @ wh + b
+        i, f, o = (sigmoid(a[:, k * hid:(k + 1) * hid]) for k in range(3))
+        g = onp.tanh(a[:, 3 * hid:])
+        c_prev, h_prev = c, h
+        c = f * c + i * g
+        tc = onp.tanh(c)
+        h = o * tc
+        cache.append((i, f, o, g, c_prev, h_prev, tc))
+    dx, dwx, dwh, db = onp.zeros_like(x), onp.zeros_like(wx), onp.zeros_like(wh), onp.zeros_like(b)
+    dh_next, dc = onp.zeros_like(h0), onp.zeros_like(h0)
+    for t in reversed(range(steps)):
+        i, f, o, g, c_prev, h_prev, tc = cache[t]
+        dh = dh_next + 1.0
+        dc = dc + dh * o * (1 - tc * tc)
+        da = onp.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dh * tc * o * (1 - o),
+                              dc * i * (1 - g * g)], axis=1)
+        dc = dc * f
+        dx[:, t] = da @ wx.T
+        dwx += x[:, t].T @ da
+        dwh += h_prev.T @ da
+        db += da.sum(0)
+        dh_next = da @ wh.T
+    return dx, dh_next, dwx, dwh, db
+
+
+# -- the suite --------------------------------------------------------------------------------------------------------
+def bench_add(s, mx, rng):
+    wl = "`a + b`, 4x4, per op"
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    s.add(wl, "NumPy", lambda: lambda: a + b)
+
+    def make_minpy():
+        ma, mb = np.array(a), np.array(b)
+        return lambda: sync(ma + mb)
+    s.add_policies(wl, make_minpy)
+    if mx:
+        for name, lib in (("mx.nd", mx.nd), ("mx.np", mx.np)):
+            xa, xb = lib.array(a), lib.array(b)
+            s.add(wl, f"{name} (wait_to_read)", lambda: lambda: (xa + xb).wait_to_read())
+
+
+def bench_small_grad(s, mx, hips, rng):
+    wl = "grad of sum(tanh(a@b+a)), 4x4"
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    s.add(wl, "NumPy by hand", lambda: lambda: small_by_hand(a, b))
+    if hips:
+        autograd, anp = hips
+        s.add(wl, "HIPS autograd", lambda: lambda: autograd.grad(lambda a_: anp.sum(anp.tanh(anp.dot(a_, b) + a_)))(a))
+
+    def make_minpy():
+        ma, mb = np.array(a), np.array(b)
+        g = grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_)))
+        return lambda: sync(g(ma))
+    s.add_policies(wl, make_minpy)
+    if mx:
+        def make_mx():
+            xa, xb = mx.np.array(a), mx.np.array(b)
+            xa.attach_grad()
+
+            def step():
+                with mx.autograd.record():
+                    out = mx.np.sum(mx.np.tanh(mx.np.dot(xa, xb) + xa))
+                out.backward()
+                xa.grad.wait_to_read()
+            return step
+        s.add(wl, "mx.np + mx.autograd", make_mx)
+
+
+def bench_two_layer(s, mx, hips, rng, n):
+    d, h, c = 3072, 512, 10
+    wl = f"two-layer net step, N={n}, {d}-{h}-{c}"
+    x = rng.standard_normal((n, d))
+    y = rng.integers(0, c, n)
+    onehot = onp.eye(c)[y]
+    init = [rng.standard_normal((d, h)) * 0.01, onp.zeros(h), rng.standard_normal((h, c)) * 0.01, onp.zeros(c)]
+    for dtype in ("float64", "float32"):
+        def make_by_hand():
+            params = [p.astype(dtype) for p in init]
+            xd = x.astype(dtype)
+            return lambda: two_layer_step_by_hand(params, xd, y)
+        s.add(wl, f"NumPy by hand {dtype}", make_by_hand)
+    if hips:
+        autograd, anp = hips
+
+        def make_hips():
+            params = [p.copy() for p in init]
+            g = autograd.grad(two_layer_loss(anp), argnum=(0, 1, 2, 3))
+
+            def step():
+                for p, dp in zip(params, g(*params, x, onehot)):
+                    p -= LR * dp
+            return step
+        s.add(wl, "HIPS autograd float64", make_hips)
+
+    def make_minpy():
+        state = [np.array(p) for p in init]
+        mx_, moh = np.array(x), np.array(onehot)
+        g = grad(two_layer_loss(np), argnum=(0, 1, 2, 3))
+
+        def step():
+            state[:] = [p - LR * dp for p, dp in zip(state, g(*state, mx_, moh))]
+            sync(state)
+        return step
+    s.add_policies(wl, make_minpy, "float64")
+    if not mx:
+        return
+    for dtype in ("float64", "float32"):
+        def make_mxnp():
+            params = [mx.np.array(p, dtype=dtype) for p in init]
+            xd, od = mx.np.array(x, dtype=dtype), mx.np.array(onehot, dtype=dtype)
+            for p in params:
+                p.attach_grad()
+            loss = two_layer_loss(mx.np)
+
+            def step():
+                with mx.autograd.record():
+                    out = loss(*params, xd, od)
+                out.backward()
+                for p in params:
+                    p -= LR * p.grad
+                mx.nd.waitall()
+            return step
+        s.add(wl, f"mx.np + mx.autograd {dtype}", make_mxnp)
+
+        def make_gluon():
+            gluon = mx.gluon
+            net = gluon.nn.HybridSequential()
+            net.add(gluon.nn.Dense(h, activation="relu", in_units=d), gluon.nn.Dense(c, in_units=h))
+            net.initialize(mx.init.Normal(0.01))
+            net.cast(dtype)
+            net.hybridize()
+            trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": LR})
+            loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+            xd, yd = mx.nd.array(x, dtype=dtype), mx.nd.array(y, dtype=dtype)
+
+            def step():
+                with mx.autograd.record():
+                    out = loss_fn(net(xd), yd)
+                out.backward()
+                trainer.step(n)
+                mx.nd.waitall()
+            return step
+        s.add(wl, f"Gluon hybridized + Trainer {dtype}", make_gluon)
+
+
+def bench_conv(s, mx, rng):
+    wl = "conv 3x3, 32 filters, N=32, 3x32x32, fwd+bwd (float32)"
+    x = rng.standard_normal((32, 3, 32, 32)).astype("float32")
+    w = (rng.standard_normal((32, 3, 3, 3)) * 0.1).astype("float32")
+    b = onp.zeros(32, "float32")
+    s.add(wl, "NumPy im2col by hand", lambda: lambda: conv_by_hand(x, w, b))
+
+    def make_minpy():
+        mxx, mw, mb = np.array(x), np.array(w), np.array(b)
+        g = grad(lambda x_, w_, b_: np.sum(layers.conv(x_, w_, b_, pad=1)), argnum=(0, 1, 2))
+        return lambda: sync(g(mxx, mw, mb))
+    s.add_policies(wl, make_minpy, "minpy.nn.layers.conv under grad")
+    if mx:
+        def make_symbol():
+            sym = mx.sym.Convolution(mx.sym.Variable("x"), mx.sym.Variable("w"), mx.sym.Variable("b"),
+                                     kernel=(3, 3), num_filter=32, pad=(1, 1))
+            exe = sym.simple_bind(mx.cpu(), x=x.shape, w=w.shape, b=b.shape)
+            for name, value in (("x", x), ("w", w), ("b", b)):
+                exe.arg_dict[name][:] = value
+            ones = mx.nd.ones(exe.outputs[0].shape)
+
+            def step():
+                exe.forward(is_train=True)
+                exe.backward(out_grads=ones)
+                mx.nd.waitall()
+            return step
+        s.add(wl, "MXNet symbol executor", make_symbol)
+
+
+def bench_lstm(s, rng):
+    n, steps, d, h = 32, 50, 64, 128
+    wl = f"LSTM, {steps} steps, N={n} D={d} H={h}, fwd+bwd (float64)"
+    args = [rng.standard_normal((n, steps, d)), rng.standard_normal((n, h)) * 0.1,
+            rng.standard_normal((d, 4 * h)) * 0.1, rng.standard_normal((h, 4 * h)) * 0.1, onp.zeros(4 * h)]
+    s.add(wl, "NumPy by hand", lambda: lambda: lstm_by_hand(*args), memory=True)
+
+    def make_minpy():
+        margs = [np.array(a) for a in args]
+        g = grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4))
+        return lambda: sync(g(*margs))
+    s.add_policies(wl, make_minpy, memory=True)
+
+
+# -- reporting --------------------------------------------------------------------------------------------------------
+def version(module):
+    try:
+        return importlib.import_module(module).__version__
+    except ImportError:
+        return "not installed"
+    except AttributeError:
+        from importlib.metadata import version as dist_version
+        return dist_version(module)
+
+
+def header():
+    threads = {k: v for k, v in os.environ.items() if k == "OMP_NUM_THREADS" or k.startswith(("MXNET_", "MKL_",
+                                                                                              "OPENBLAS_"))}
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{os.path.basename(i['filepath'])} {i['num_threads']}" for i in threadpool_info())
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    torch = version("torch")
+    return [f"Python {platform.python_version()}, NumPy {onp.__version__}, MXNet {version('mxnet')}, "
+            f"HIPS autograd {version('autograd')}, torch {torch}"
+            + (" (no torch rows: not importable)" if torch == "not installed" else "") + f"; {os.cpu_count()} CPUs.",
+            f"Threads: env {threads or 'none set'}; thread pools loaded (threadpoolctl, library and threads): "
+            f"{blas or 'none found'}."]
+
+
+def fmt(seconds):
+    return "failed" if seconds is None else (f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} us")
+
+
+def render(rows, elapsed, quick):
+    lines = ["# Speed suite (issue 6)", "", "Generated by `hatch run bench:suite` (`tools/bench/suite.py`"
+             + (" --quick" if quick else "") + f"); the whole run took {elapsed:.0f} s.", ""]
+    lines += header()
+    lines += ["", "Medians of repeated samples, all in this one run; the ratio is to the first (NumPy) row of each "
+              "workload. MXNet rows wait for the engine (wait_to_read / waitall). tracemalloc sees only Python-side "
+              "(NumPy) allocations, not MXNet's; maxrss is a high-water mark (the LSTM rows run first, so that its growth is theirs), so its delta is only a rough note.", "",
+              "| workload | implementation | median | ratio to NumPy | note |", "|---|---|---|---|---|"]
+    base = {}
+    for workload, impl, seconds, note in rows:
+        base.setdefault(workload, seconds)
+        ratio = f"{seconds / base[workload]:.2f}x" if seconds and base[workload] else "—"
+        lines.append(f"| {workload} | {impl} | {fmt(seconds)} | {ratio} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter samples (under a minute)")
+    parser.add_argument("--write", metavar="PATH", help="also write the markdown table to PATH")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    mx = mxnet_backend.mx if mxnet_backend.available() else None
+    try:
+        import autograd
+        import autograd.numpy as anp
+        hips = (autograd, anp)
+    except ImportError:
+        hips = None
+    rng = onp.random.default_rng(0)
+    s = Suite(args.quick)
+    bench_lstm(s, rng)  # first, while the process's maxrss high-water mark is still low
+    bench_add(s, mx, rng)
+    bench_small_grad(s, mx, hips, rng)
+    for n in (128, 16):
+        bench_two_layer(s, mx, hips, rng, n)
+    bench_conv(s, mx, rng)
+    s.rows.sort(key=lambda row: row[0].startswith("LSTM"))  # stable: the LSTM rows last, as in the issue
+    text = render(s.rows, time.perf_counter() - start, args.quick)
+    print(text)
+    if args.write:
+        with open(args.write, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
