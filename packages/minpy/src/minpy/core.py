@@ -9,7 +9,7 @@ versions, which reject a non-scalar output, are :func:`minpy.autograd.grad` and 
 import functools
 
 import minpy.numpy as _np
-from minpy.array import Array, wrap
+from minpy.array import Array, _to_numpy_tree, wrap
 from minpy.autograd import Tracer, customop, value_and_grad, vjp
 from minpy.symbol import Function as _SymbolFunction
 
@@ -49,13 +49,7 @@ def numpy_to_minpy(value):
 
 def minpy_to_numpy(value):
     """A minpy Array (or a structure of them) as NumPy arrays."""
-    if isinstance(value, Array):
-        return value.asnumpy()
-    if isinstance(value, (list, tuple)):
-        return type(value)(minpy_to_numpy(v) for v in value)
-    if isinstance(value, dict):
-        return {k: minpy_to_numpy(v) for k, v in value.items()}
-    return value
+    return _to_numpy_tree(value)
 
 
 def convert_args(value):

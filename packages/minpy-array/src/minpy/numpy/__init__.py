@@ -6,8 +6,8 @@ classes are NumPy's own; ``ndarray`` is :class:`minpy.array.Array`.
 """
 import numpy as _np
 
-from minpy import ops as _ops
-from minpy.array import Array as ndarray
+from minpy import ops as _ops  # noqa: F401  (builds the operator table)
+from minpy.array import Array as ndarray  # already bound, so _populate keeps it over numpy.ndarray
 from minpy.ops.operator import all_operators as _all_operators
 from minpy.stats import (format_op_stat, op_stats, record_op_stat, reset_op_stat,  # noqa: F401
                          show_op_stat)
@@ -29,8 +29,6 @@ def _populate(namespace, numpy_module, prefix):
 
 
 _populate(globals(), _np, "")
-ndarray = ndarray  # noqa: PLW0127  (keep minpy's Array as np.ndarray after _populate)
-globals()["ndarray"] = __import__("minpy.array", fromlist=["Array"]).Array
 
 from minpy.numpy import fft, linalg, random  # noqa: E402,F401
 

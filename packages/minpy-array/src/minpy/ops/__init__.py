@@ -1,5 +1,4 @@
 """Build the operators from the table, plus the ones with custom dispatch (writes into arrays)."""
-import inspect
 import operator as _py_operator  # (plain `operator` would be replaced by the submodule minpy.ops.operator)
 import types
 

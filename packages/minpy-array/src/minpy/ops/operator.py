@@ -15,7 +15,7 @@ import numpy as np
 
 from minpy import extend as _extend
 from minpy.array import _OPS, Array
-from minpy.backends import get_backend, numpy_backend as _NUMPY, registered_backends
+from minpy.backends import get_backend, numpy_backend as _NUMPY
 from minpy.context import _CPU, _state as _ctx_state
 from minpy.dispatch import policy as _policy
 from minpy.dispatch.policy import PolicyError

@@ -39,7 +39,7 @@ import operator as _operator
 
 import numpy as np
 
-from minpy.ops.operator import Impl, Operator
+from minpy.ops.operator import Impl
 
 # Dtype kinds MXNet 1.9 computes with NumPy's results (booleans are left to NumPy for arithmetic: MXNet does
 # not implement NumPy's bool + bool == logical or).

@@ -3,7 +3,7 @@ import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.autograd.differential import _to_array, vjp
+from minpy.autograd.differential import vjp
 
 
 def _as_host(x):
