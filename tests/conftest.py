@@ -10,6 +10,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 HAVE_MXNET = importlib.util.find_spec("mxnet") is not None
+# The auto policy's measurements stay in memory during tests: each run measures afresh (so the measuring path
+# is exercised) and nothing is left in the user's cache.
+os.environ.setdefault("MINPY_AUTO_CACHE", "off")
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -30,12 +33,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_NO_MXNET)
 
 
-@pytest.fixture(params=["only_numpy", "prefer_mxnet"])
+@pytest.fixture(params=["only_numpy", "prefer_mxnet", pytest.param("auto", marks=pytest.mark.mxnet)])
 def policy(request):
-    """Run the test under each dispatch policy (prefer_mxnet runs NumPy where MXNet is missing)."""
-    from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+    """Run the test under each dispatch policy (prefer_mxnet runs NumPy where MXNet is missing; auto is
+    only_numpy there, so it runs where MXNet is installed)."""
+    from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
 
-    with {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy}[request.param]():
+    with {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy, "auto": AutoPolicy}[request.param]():
         yield request.param
 
 

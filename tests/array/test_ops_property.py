@@ -23,7 +23,7 @@ from minpy import stats
 from minpy.array import Array
 from minpy.backends import get_backend
 from minpy.context import current_context
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
 from minpy.ops import table
 from minpy.ops.operator import all_operators
 
@@ -47,7 +47,8 @@ VALUE_OPS = sorted(name for name, op in OPS.items()
                    if op.kind == "ufunc" or (S.record_name(op) is not None
                                              and (op.kind in VALUE_KINDS or S.hints(op))))
 MXNET_OPS = sorted(name for name in VALUE_OPS if "mxnet" in OPS[name].impls)
-POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy"]
+POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy",
+            pytest.param("auto", marks=pytest.mark.mxnet)]
 
 _STRATEGIES = {}
 
@@ -61,7 +62,7 @@ def _calls(op, plain=False):
 
 
 def _policy(name):
-    return PreferMXNetPolicy() if name == "prefer_mxnet" else OnlyNumPyPolicy()
+    return {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy, "auto": AutoPolicy}[name]()
 
 
 def _to_minpy(on_mxnet):
@@ -139,7 +140,7 @@ def check_call(op, call, policy, on_mxnet=False, must_succeed=False):
 def test_operator_matches_numpy(name, policy, data):
     op = OPS[name]
     call = data.draw(_calls(op), label="call")
-    on_mxnet = policy == "prefer_mxnet" and data.draw(st.booleans(), label="inputs held by MXNet")
+    on_mxnet = policy != "only_numpy" and data.draw(st.booleans(), label="inputs held by MXNet")
     check_call(op, call, _policy(policy), on_mxnet)
 
 

@@ -355,9 +355,8 @@ class Array:
         _np.save(file, self.asnumpy(), allow_pickle=False)
 
     def wait_to_read(self):
-        """Block until the data is computed (MXNet runs asynchronously)."""
-        if hasattr(self._data, "wait_to_read"):
-            self._data.wait_to_read()
+        """Block until the data is computed (MXNet and GPUs run asynchronously)."""
+        self._backend.wait(self._data)
         return self
 
     # -- arithmetic, comparison, bitwise ----------------------------------------------------------------

@@ -188,6 +188,9 @@ class MXNetBackend(Backend):
     def astype(self, data, dtype):
         return data.astype(dtype)
 
+    def wait(self, data):
+        data.wait_to_read()
+
 
 _ALL = slice(None)
 

@@ -1,8 +1,12 @@
 """Dispatch policies: which backend runs an operator.
 
-A policy orders the backends it would like to use; the dispatcher takes the first one that implements the
-operator for these arguments (dtypes, argument patterns, context) and falls back to NumPy otherwise.
+A policy orders the backends it would like to use; the dispatcher takes the first one that serves the current
+context and implements the operator for these arguments (dtypes, argument patterns) and falls back to NumPy
+otherwise. GPU backends (MXNet GPU builds, CuPy) serve only GPU contexts, so one preference list serves both.
 
+* ``AutoPolicy`` (``"auto"``) - per operator and input size, the backend that is faster on this machine,
+  counting the cost of moving data that is not already there (measured once, cached on disk; see
+  :mod:`minpy.dispatch.auto`). On a GPU context, the GPU backend.
 * ``PreferMXNetPolicy`` (``"prefer_mxnet"``, the default) - MXNet where it can, NumPy otherwise.
 * ``OnlyNumPyPolicy`` (``"only_numpy"``) - always NumPy.
 * ``OnlyMXNetPolicy`` (``"only_mxnet"``) - MXNet or a clear error naming the operator.
@@ -28,6 +32,8 @@ class Policy:
     preference = ()
     #: whether running on NumPy after all is allowed (and then counted as a fallback)
     allow_fallback = True
+    #: a cost model (minpy.dispatch.auto.CostModel) when the policy chooses among backends by speed
+    cost_model = None
 
     def blocked(self, op_name):
         """Whether this policy refuses ``op_name`` on its preferred backends."""
@@ -53,7 +59,7 @@ class Policy:
 
 class PreferMXNetPolicy(Policy):
     name = "prefer_mxnet"
-    preference = ("mxnet",)
+    preference = ("mxnet", "cupy")
 
 
 class OnlyNumPyPolicy(Policy):
@@ -71,7 +77,7 @@ class AutoBlacklistPolicy(Policy):
     """Prefer MXNet; an operator that fails there once is sent to NumPy from then on."""
 
     name = "auto_blacklist"
-    preference = ("mxnet",)
+    preference = ("mxnet", "cupy")
 
     def __init__(self, blacklist=()):
         self.blacklist = set(blacklist)
@@ -99,13 +105,50 @@ class AutoBlacklistPolicy(Policy):
         _bump()
 
 
+class AutoPolicy(Policy):
+    """The faster backend for each call, on this machine.
+
+    For each operator, dtype and input size (in powers of two) the first call that could run natively is
+    timed on NumPy and on each native backend (inputs already converted); the times are kept in a
+    :class:`minpy.dispatch.auto.CostModel`, saved on disk, so later runs measure nothing. A call then runs
+    where its measured time plus the cost of copying inputs that are not already there is least. Tiny arrays
+    and elementwise work stay on NumPy where MXNet's per-call cost dominates; what MXNet does faster goes
+    there. Under a GPU context the GPU backend runs everything it implements.
+
+    ``overrides`` maps operator names to a backend name (``{"dot": "mxnet", "exp": "numpy"}``) and wins
+    over measurements. ``cost_model`` shares or replaces the model (by default one per process, kept in
+    the file that :func:`minpy.dispatch.auto.default_cost_model` names).
+    """
+
+    name = "auto"
+    preference = ("mxnet", "cupy")
+
+    def __init__(self, overrides=None, cost_model=None):
+        from minpy.dispatch.auto import default_cost_model
+
+        self.overrides = dict(overrides or {})
+        self.cost_model = cost_model if cost_model is not None else default_cost_model()
+        # (operator name, dtype, size class, where the inputs are) -> backend name; "numpy" for NumPy
+        self.decisions = {}
+
+    def override(self, op_name, backend_name):
+        """Send ``op_name`` to ``backend_name`` (``"numpy"``, ``"mxnet"``) whatever the measurements say;
+        None removes the override."""
+        if backend_name is None:
+            self.overrides.pop(op_name, None)
+        else:
+            self.overrides[op_name] = backend_name
+        self.decisions.clear()
+        _bump()
+
+
 # MinPy 0.3 class names
 PreferMXNetPolicy.__doc__ = "MXNet where it can run the operator, NumPy otherwise (the default)."
 OnlyNumpyPolicy = OnlyNumPyPolicy
 OnlyMXNetPolicy.__doc__ = "Everything on MXNet; an operator it cannot run is a PolicyError."
 
 _BY_NAME = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy,
-            "only_mxnet": OnlyMXNetPolicy, "auto_blacklist": AutoBlacklistPolicy}
+            "only_mxnet": OnlyMXNetPolicy, "auto_blacklist": AutoBlacklistPolicy, "auto": AutoPolicy}
 
 
 class _State(threading.local):

@@ -54,7 +54,7 @@ class Operator:
     """One operator: its NumPy reference and the other backends that implement it."""
 
     __slots__ = ("name", "ref", "impls", "kind", "differentiable", "casting", "tol", "wrap_result",
-                 "float_default", "numpy_reason", "custom", "public", "_routes", "calls", "__weakref__")
+                 "float_default", "numpy_reason", "custom", "public", "_plan", "__weakref__")
 
     def __init__(self, name, ref, impls=None, kind="function", differentiable=None, casting=None, tol=None,
                  wrap_result=True, float_default=False, numpy_reason=None, custom=None):
@@ -69,7 +69,7 @@ class Operator:
         self.float_default = float_default
         self.numpy_reason = numpy_reason
         self.custom = custom
-        self._routes = None
+        self._plan = None
         self.public = _make_public(self)
 
     def __repr__(self):
@@ -82,30 +82,88 @@ class Operator:
         return _invoke(self, args, kwargs)
 
     def routes(self):
-        """(backend, impl) pairs the current policy may use, in order; cached per policy generation."""
-        cached = self._routes
-        gen = _policy._generation[0]
-        if cached is not None and cached[0] == gen:
-            return cached[1]
+        """(backend, impl) pairs the current policy may use in the current context, in order."""
+        return self.plan().routes
+
+    def plan(self):
+        """How calls run under the current policy and context (cached until either changes)."""
+        plan = self._plan
+        if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
+            plan = self._plan = _Plan(self)
+        return plan
+
+
+class _Plan:
+    """What the dispatcher needs to know about an operator under one policy and context, worked out once.
+
+    ``routes``: the (backend, impl) pairs to try, in order. ``fallback``: when there are none, why NumPy runs
+    (counted as a fallback) or None when that is by design. ``fast``: whether a call whose array arguments all
+    live on NumPy may skip the general dispatcher (no native route to try, or the auto policy has already
+    decided NumPy for that dtype and size: ``auto``, (dtype char, size class) -> True). ``home``: the backend
+    where results belong under a GPU context.
+    """
+
+    __slots__ = ("gen", "ctx", "routes", "fallback", "fast", "fresh", "auto", "auto_policy", "home", "numpy_key")
+
+    def __init__(self, op):
         pol = _policy._state.policy
+        ctx = _ctx_state.current
+        self.gen = _policy._generation[0]
+        self.ctx = ctx
+        self.home = None
+        on_cpu = ctx.device_type == "cpu"
         routes = []
-        if not pol.blocked(self.name):
-            for bname in pol.preference:
-                impl = self.impls.get(bname)
-                if impl is None:
+        blocked = pol.blocked(op.name)
+        for bname in pol.preference:
+            backend = _registered(bname)
+            # the context first: asking a GPU backend whether it is available under a CPU context would
+            # import its library (and start CUDA) for nothing
+            if backend is None or not backend.supports_context(ctx) or not backend.available():
+                continue
+            if self.home is None and not on_cpu:
+                self.home = backend
+            impl = op.impls.get(bname)
+            if impl is None:
+                default_impl = getattr(backend, "default_impl", None)
+                impl = default_impl(op) if default_impl is not None else None
+            if impl is None or blocked:
+                continue
+            if impl.fn is None:
+                try:
+                    impl.fn = backend.resolve(impl.spec)
+                except AttributeError:  # a function this version of the backend lacks: NumPy runs it
                     continue
-                backend = get_backend(bname)
-                if not backend.available():
-                    continue
-                if impl.fn is None:
-                    try:
-                        impl.fn = backend.resolve(impl.spec)
-                    except AttributeError:  # a function this version of the backend lacks: NumPy runs it
-                        continue
-                routes.append((backend, impl))
-        routes = tuple(routes)
-        self._routes = (gen, routes)
-        return routes
+            routes.append((backend, impl))
+        self.routes = routes = tuple(routes)
+        self.fallback = None
+        eligible = (op.custom is None and op.wrap_result and not op.float_default and on_cpu
+                    and not recorder.timing)
+        if not routes and pol.preference and op.numpy_reason is None:
+            self.fallback = (f"blacklisted by the {pol.name} policy" if blocked
+                             else _missing_reason(op, pol, ctx))
+            if self.fallback is not None and not pol.allow_fallback:
+                eligible = False  # the general path raises the PolicyError
+        self.auto_policy = pol if routes and pol.cost_model is not None and on_cpu else None
+        self.auto = _auto_table(pol, op.name) if self.auto_policy is not None else None
+        self.fast = eligible and (not routes or self.auto is not None)
+        self.numpy_key = (op.name, "numpy")
+        # ufuncs called without out= always return new memory: no need to look for views of the inputs
+        self.fresh = isinstance(op.ref, np.ufunc) and op.ref.nout == 1
+
+
+def _registered(name):
+    try:
+        return get_backend(name)
+    except KeyError:  # a backend the policy names that this installation does not register
+        return None
+
+
+def _auto_table(pol, op_name):
+    tables = pol.__dict__.setdefault("_fast_tables", {})
+    table = tables.get(op_name)
+    if table is None:
+        table = tables[op_name] = {}
+    return table
 
 
 def invalidate_caches():
@@ -113,14 +171,31 @@ def invalidate_caches():
 
 
 def _make_public(op):
-    invoke = op.invoke
     interceptor = _extend._interceptor
+    if op.custom is not None:
+        custom = op.custom
 
-    def call(*args, **kwargs):
-        hook = interceptor[0]
-        if hook is not None:
-            return hook(op, args, kwargs)
-        return invoke(args, kwargs)
+        def call(*args, **kwargs):
+            hook = interceptor[0]
+            if hook is not None:
+                return hook(op, args, kwargs)
+            return custom(op, args, kwargs)
+    else:
+        generation = _policy._generation
+        ctx_state = _ctx_state
+
+        def call(*args, **kwargs):
+            hook = interceptor[0]
+            if hook is not None:
+                return hook(op, args, kwargs)
+            plan = op._plan
+            # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
+            if not kwargs and plan is not None and plan.fast and plan.gen == generation[0] \
+                    and plan.ctx is ctx_state.current:
+                result = _numpy_fast(op, plan, args)
+                if result is not _MISS:
+                    return result
+            return _invoke(op, args, kwargs)
 
     short = op.name.rpartition(".")[2]
     call.__name__ = short
@@ -250,39 +325,106 @@ def _native_reason(op, backend, impl, arrays, args, kwargs):
     return None
 
 
+_MISS = object()
+
+
 def _invoke(op, args, kwargs):
+    plan = op._plan
+    if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
+        plan = op.plan()
+    if plan.fast and not kwargs:
+        result = _numpy_fast(op, plan, args)
+        if result is not _MISS:
+            return result
+    return _dispatch(op, plan, args, kwargs)
+
+
+def _numpy_fast(op, plan, args):
+    """The common case on the CPU: arguments are Arrays living on NumPy and Python scalars, and NumPy runs
+    the call. Anything else (a raw ndarray, data on another backend, an undecided auto call) is a _MISS and
+    takes the general path."""
+    data = []
+    largest = None
+    for a in args:
+        t = type(a)
+        if t is Array:
+            if a._backend is not _NUMPY:
+                return _MISS
+            d = a._data
+            if largest is None or d.size > largest.size:
+                largest = d
+            data.append(d)
+        elif t in _SCALARS or a is None:
+            data.append(a)
+        else:
+            return _MISS
+    auto = plan.auto
+    if auto is not None and largest is not None \
+            and auto.get((largest.dtype.char, largest.size.bit_length())) is not True:
+        return _MISS
+    try:
+        r = op.ref(*data)
+    except Exception as exc:
+        _reraise(op, exc, args, {})
+    if type(r) is _NDARRAY and (plan.fresh or (r.base is None and not any(r is d for d in data))):
+        result = Array(r, _NUMPY)  # a new buffer: no view to tie
+    else:
+        result = _wrap(r, _NUMPY)
+        if _aliases(r, data):
+            _tie_views(result, r, args)
+    if plan.fallback is not None:
+        count_fallback(op.name, plan.fallback)
+    calls = recorder.calls
+    key = plan.numpy_key
+    calls[key] = calls.get(key, 0) + 1
+    return result
+
+
+def _dispatch(op, plan, args, kwargs):
     if kwargs and kwargs.get("out") is not None:
         return _with_out(op, args, kwargs)
     timing = recorder.timing
     if timing:
         start = perf_counter()
     args, arrays = _normalise(op, args)
-    ctx = _ctx_state.current
+    ctx = plan.ctx
     backend = _NUMPY
     reason = None
-    routes = op.routes()
-    for candidate, impl in routes:
+    for candidate, impl in plan.routes:
         reason = _native_reason(op, candidate, impl, arrays, args, kwargs)
         if reason is None:
             backend = candidate
             break
-    if backend is not _NUMPY:
+    result = _MISS
+    chosen = False  # NumPy chosen for speed by the auto policy: not a fallback
+    if backend is not _NUMPY and plan.auto_policy is not None:
+        if arrays:
+            backend, result = _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx)
+        elif op.name not in plan.auto_policy.overrides:
+            backend = _NUMPY  # creation from Python values: host data; later operators move it if they gain
+        chosen = backend is _NUMPY
+    if result is not _MISS:
+        pass
+    elif backend is not _NUMPY:
         try:
             result = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
         except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
             result = _after_native_error(op, backend, exc, args, kwargs)
             backend = _NUMPY
     else:
-        pol = _policy._state.policy
-        if pol.preference and op.numpy_reason is None:
-            if not routes:  # else: the last preferred route's reason for refusing these arguments
-                reason = (f"blacklisted by the {pol.name} policy" if pol.blocked(op.name)
-                          else _missing_reason(op, pol))
+        if not chosen:
+            if not plan.routes:
+                reason = plan.fallback
+            elif op.numpy_reason is not None:
+                reason = None
             if reason is not None:
+                pol = _policy._state.policy
                 if not pol.allow_fallback:
                     raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
                 count_fallback(op.name, reason)
         result = _run_numpy(op, args, kwargs)
+        if plan.home is not None:
+            result = _to_home(result, plan.home, ctx)
     key = (op.name, backend.name)
     calls = recorder.calls
     calls[key] = calls.get(key, 0) + 1
@@ -290,6 +432,100 @@ def _invoke(op, args, kwargs):
         seconds = recorder.seconds
         seconds[key] = seconds.get(key, 0.0) + perf_counter() - start
     return result
+
+
+def _to_home(result, home, ctx):
+    """Under a GPU context, results NumPy computed move to the context's backend (the copy is counted)."""
+    t = type(result)
+    if t is Array:
+        if result._backend is _NUMPY and home.supports_dtype(result.dtype):
+            return Array(result._get(home, ctx), home)
+        return result
+    if t is tuple or t is list:
+        return t(_to_home(r, home, ctx) for r in result)
+    return result
+
+
+# -- the auto policy ------------------------------------------------------------------------------------------
+def _resident(a, backend):
+    """Whether Array ``a`` has data on ``backend`` without a copy (its own or a current cached copy)."""
+    if a._backend is backend:
+        return True
+    variants = a._variants
+    return (variants is not None and backend in variants
+            and a._stamp == (a._root if a._root is not None else a)._version)
+
+
+def _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx):
+    """(backend, result or _MISS): where the auto policy runs this call. The first call of an operator at a
+    dtype and size class nobody measured runs on both and keeps the faster one's result."""
+    pol = plan.auto_policy
+    forced = pol.overrides.get(op.name)
+    if forced is not None:
+        return (backend if forced == backend.name else _NUMPY), _MISS
+    largest = arrays[0]
+    for a in arrays:
+        if a.size > largest.size:
+            largest = a
+    dtype = largest.dtype
+    size_class = largest.size.bit_length()
+    where = tuple(_resident(a, _NUMPY) + 2 * _resident(a, backend) for a in arrays)
+    key = (op.name, dtype.char, size_class, where)
+    decided = pol.decisions.get(key)
+    if decided is not None:
+        return (backend if decided == backend.name else _NUMPY), _MISS
+    model = pol.cost_model
+    entry_key = f"{op.name}|{dtype.str}|{size_class}"
+    times = model.get(entry_key)
+    result = _MISS
+    if times is None or backend.name not in times:
+        times, result, winner = _measure_call(op, backend, impl, args, kwargs, arrays, ctx)
+        if times is None:  # the native run raised: the answer came from NumPy
+            return _NUMPY, result
+        model.put(entry_key, times)
+    cost_numpy = times["numpy"]
+    cost_native = times[backend.name]
+    for a, w in zip(arrays, where):
+        if not w & 1:
+            cost_numpy += model.copy_seconds(a._backend, _NUMPY, a.nbytes, ctx)
+        if not w & 2:
+            cost_native += model.copy_seconds(a._backend if w & 1 == 0 else _NUMPY, backend, a.nbytes, ctx)
+    choice = backend if cost_native < cost_numpy else _NUMPY
+    pol.decisions[key] = choice.name
+    if all(w & 1 for w in where):
+        # inputs all on NumPy: the fast path, which sees only such calls, may now decide alone. NumPy winning
+        # even against copies already made means it wins without them; a native win is only kept as "ask"
+        plan.auto[(dtype.char, size_class)] = choice is _NUMPY
+    if result is not _MISS and winner is not choice:
+        result = _MISS  # measured the other way round once copies count: run it where it belongs
+    return choice, result
+
+
+def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
+    """Run the call on NumPy and on ``backend`` with inputs already in place on both and time each.
+    Returns ({backend name: seconds}, the faster result, the faster backend), or (None, NumPy's result,
+    NumPy) when the native run raised."""
+    from minpy.dispatch.auto import measure
+
+    for a in arrays:  # copies are priced separately; make them now, outside the timings
+        a._get(_NUMPY)
+        a._get(backend, ctx)
+    numpy_result, numpy_time = measure(lambda: _run_numpy(op, args, kwargs))
+
+    def native():
+        out = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
+        for r in (out if type(out) in (tuple, list) else (out,)):
+            if type(r) is Array and r._backend is backend:
+                backend.wait(r._data)
+        return out
+    try:
+        native_result, native_time = measure(native)
+    except Exception as exc:
+        return None, _after_native_error(op, backend, exc, args, kwargs), _NUMPY
+    times = {"numpy": numpy_time, backend.name: native_time}
+    if native_time < numpy_time:
+        return times, native_result, backend
+    return times, numpy_result, _NUMPY
 
 
 def _with_out(op, args, kwargs):
@@ -325,15 +561,22 @@ def _with_out(op, args, kwargs):
     return out
 
 
-def _missing_reason(op, pol):
+def _missing_reason(op, pol, ctx):
     """Why no preferred backend implements ``op`` (None when no preferred backend is usable at all, which is
     not a per-operator fallback: e.g. MXNet is not installed)."""
-    usable = [b for b in pol.preference if get_backend(b).available()]
+    backends = [b for b in map(_registered, pol.preference) if b is not None]
+    usable = [b.name for b in backends if b.supports_context(ctx) and b.available()]
     if not usable:
         if pol.allow_fallback:
             return None
         # only_mxnet without MXNet: running on NumPy would break the policy's promise; say why it cannot run
-        return "; ".join(f"{b} is not available ({get_backend(b).unavailable_reason()})" for b in pol.preference)
+        return "; ".join(f"{b.name} is not available ({b.unavailable_reason() or f'cannot serve {ctx!r}'})"
+                         for b in backends)
+    for b in backends:
+        why = getattr(b, "exclusion_reason", None)
+        why = why(op) if why is not None and b.name in usable else None
+        if why:
+            return f"{b.name}: {why}"
     return f"no {'/'.join(usable)} implementation"
 
 

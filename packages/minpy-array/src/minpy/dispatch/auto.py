@@ -1,0 +1,209 @@
+"""Measurements behind the ``auto`` policy: how long operators take on each backend of this machine.
+
+The ``auto`` policy (:class:`minpy.dispatch.policy.AutoPolicy`) runs a call where its cost is least: the
+measured compute time of the operator on that backend, for this dtype and size class, plus the cost of copying
+the inputs that are not already there. The dispatcher measures an operator the first time a call of it could
+run natively at a size class not seen before (it runs the call on each candidate, inputs already converted,
+and keeps the fastest answer), so there is no separate calibration step and nothing is measured twice:
+
+* compute times, keyed ``"<operator>|<dtype>|<size class>"`` (size class: the bit length of the element count
+  of the largest input, i.e. sizes within a factor of two share one), value ``{backend: seconds}``;
+* copy costs, keyed ``"copy|<from>><to>"``, value ``[seconds per copy, seconds per byte]``, measured once.
+
+The table is kept in a JSON file (:func:`default_path`; ``MINPY_AUTO_CACHE`` names another file, or ``off``
+keeps it in memory only) named after what makes timings differ: CPU, core count, thread settings and library
+versions. ``minpy.dispatch.auto.default_cost_model().clear()`` forgets it; ``AutoPolicy(overrides=...)`` wins
+over it. MXNet runs asynchronously: measurements wait for the result, so they count the kernel, not only the
+enqueueing.
+"""
+import atexit
+import hashlib
+import json
+import logging
+import os
+import platform
+import tempfile
+import threading
+import time
+
+_log = logging.getLogger("minpy.dispatch")
+_FORMAT = 1
+_DEFAULT = object()
+#: measurements at or above this many seconds are not repeated (the first run is warm enough to trust)
+_SLOW = 0.02
+_SAVE_EVERY = 32
+
+
+def _versions():
+    from importlib import metadata
+
+    found = []
+    for dist in ("numpy", "mxnet", "cupy"):
+        try:
+            found.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def fingerprint():
+    """A short hash of what makes timings on this machine differ from another's."""
+    threads = [f"{k}={os.environ.get(k, '')}" for k in
+               ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MXNET_CPU_WORKER_NTHREADS")]
+    parts = [platform.machine(), platform.processor(), _cpu_model(), str(os.cpu_count()),
+             platform.python_version(), *_versions(), *threads]
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def default_path():
+    """Where the measurements are kept: ``$MINPY_AUTO_CACHE``, else ``~/.cache/minpy/auto-<fingerprint>.json``
+    (``$XDG_CACHE_HOME`` respected). None when ``MINPY_AUTO_CACHE`` is ``off``."""
+    env = os.environ.get("MINPY_AUTO_CACHE")
+    if env is not None and env.strip().lower() in ("off", "none", ""):
+        return None
+    if env:
+        return env
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "minpy", f"auto-{fingerprint()}.json")
+
+
+class CostModel:
+    """Measured times of operators and copies; loaded from and saved to ``path`` (None: memory only)."""
+
+    def __init__(self, path=_DEFAULT):
+        self.path = default_path() if path is _DEFAULT else path
+        self._entries = None
+        self._unsaved = 0
+        self._lock = threading.Lock()
+        #: bumped by clear(), so policies drop the decisions they derived from older numbers
+        self.generation = 0
+
+    # -- the table ---------------------------------------------------------------------------------------------
+    @property
+    def entries(self):
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = self._read()
+        return entries
+
+    def _read(self):
+        if self.path is None or not os.path.exists(self.path):
+            return {}
+        try:
+            with open(self.path) as f:
+                data = json.load(f)
+            if data.get("format") != _FORMAT or not isinstance(data.get("entries"), dict):
+                raise ValueError("unknown format")
+            return data["entries"]
+        except (OSError, ValueError) as exc:  # a damaged cache is remeasured, never trusted
+            _log.warning("minpy auto policy: ignoring the measurements in %s (%s)", self.path, exc)
+            return {}
+
+    def get(self, key):
+        return self.entries.get(key)
+
+    def put(self, key, value):
+        with self._lock:
+            self.entries[key] = value
+            self._unsaved += 1
+            if self._unsaved >= _SAVE_EVERY:
+                self.save()
+
+    def save(self):
+        """Write the table (atomically: concurrent processes never see half a file)."""
+        if self.path is None or self._entries is None or not self._unsaved:
+            return
+        try:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(folder, exist_ok=True)
+            merged = dict(self._read())  # keep what other processes measured meanwhile
+            merged.update(self._entries)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".auto-", suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                json.dump({"format": _FORMAT, "fingerprint": fingerprint(), "entries": merged}, f, indent=0,
+                          sort_keys=True)
+            os.replace(tmp, self.path)
+            self._unsaved = 0
+        except OSError as exc:  # a read-only home: measurements stay in memory
+            _log.warning("minpy auto policy: cannot save measurements to %s (%s)", self.path, exc)
+            self.path = None
+
+    def clear(self):
+        """Forget every measurement (here and in the file)."""
+        with self._lock:
+            self._entries = {}
+            self._unsaved = 0
+            self.generation += 1
+            if self.path is not None and os.path.exists(self.path):
+                os.remove(self.path)
+
+    # -- copies ------------------------------------------------------------------------------------------------
+    def copy_seconds(self, src, dst, nbytes, ctx):
+        """Estimated time to copy ``nbytes`` from backend ``src`` to backend ``dst``."""
+        key = f"copy|{src.name}>{dst.name}"
+        fit = self.entries.get(key)
+        if fit is None:
+            fit = _measure_copies(src, dst, ctx)
+            self.put(key, fit)
+        return fit[0] + fit[1] * nbytes
+
+
+def _measure_copies(src, dst, ctx):
+    """[seconds per copy, seconds per byte] of moving float64 data from ``src`` to ``dst``, fitted through a
+    small and a large copy."""
+    import numpy as np
+
+    from minpy.backends import numpy_backend
+
+    points = []
+    for n in (16, 1 << 20):
+        host = np.ones(n)
+        data = host if src is numpy_backend else src.from_numpy(host, ctx)
+        src.wait(data)
+        best = None
+        for _ in range(3):
+            start = time.perf_counter()
+            out = dst.from_numpy(src.to_numpy(data), ctx) if dst is not numpy_backend else src.to_numpy(data)
+            dst.wait(out)
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        points.append((host.nbytes, best))
+    (b0, t0), (b1, t1) = points
+    per_byte = max((t1 - t0) / (b1 - b0), 0.0)
+    return [max(t0 - per_byte * b0, 0.0), per_byte]
+
+
+def measure(run):
+    """(result, seconds) of ``run()``: the best of three runs, or of one when a run is slow."""
+    start = time.perf_counter()
+    result = run()
+    best = time.perf_counter() - start
+    if best < _SLOW:
+        for _ in range(2):
+            start = time.perf_counter()
+            result = run()
+            best = min(best, time.perf_counter() - start)
+    return result, best
+
+
+_default_model = None
+
+
+def default_cost_model():
+    """The process-wide model that ``AutoPolicy()`` uses (created on first use)."""
+    global _default_model
+    if _default_model is None:
+        _default_model = CostModel()
+        atexit.register(_default_model.save)
+    return _default_model
