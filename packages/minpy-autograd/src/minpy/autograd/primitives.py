@@ -18,12 +18,32 @@ import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.autograd.tracer import AutogradError, Node, Tracer, _find_top, _unbox, box, record_versions
+from minpy.autograd.tracer import AutogradError, Meta, Node, Tracer, _find_top, _unbox, box, record_versions
 from minpy.ops.operator import all_operators, get_operator
 
 _RULES = {}          # operator name -> rule
 _RULES_BY_REF = {}   # id(NumPy function) -> rule, so NumPy's aliases (abs, round_...) find their rule
 SETITEM = object()   # marker rule: a write into an untraced array
+
+
+#: operator name -> ({traced argument position: positions its rule reads}, whether rules read the result).
+#: The tape keeps only those values (the rest as shapes and dtypes, see tracer.Meta), so that memory during a
+#: traced computation stays near what hand-written backprop keeps. Operators not listed keep everything.
+READS = {}
+
+
+def reads(names, positions, ans):
+    for name in names:
+        READS[name] = (positions, ans)
+
+
+reads(("add", "subtract"), {0: (), 1: ()}, False)
+reads(("multiply", "dot", "matmul"), {0: (1,), 1: (0,)}, False)
+reads(("true_divide", "divide"), {0: (1,), 1: (0, 1)}, False)
+reads(("negative", "positive", "sum", "mean", "broadcast_to"), {0: ()}, False)
+reads(("tanh", "exp", "exp2", "expm1", "sqrt", "cbrt", "reciprocal"), {0: ()}, True)
+reads(("getitem",), {0: (1,)}, False)  # the key stays: it may be an index array
+reads(("concatenate", "stack"), {0: ()}, False)  # the rules read the items' shapes only
 
 
 def rule_for(op):
@@ -95,7 +115,7 @@ def defvjp_seq(name, fn):
     def rule(argpos, g, ans, args, kwargs):
         if isinstance(argpos, tuple):
             return fn(g, ans, argpos[1], *args, **(kwargs or {}))
-        if argpos == 0 and isinstance(args[0], (Array, Tracer)):
+        if argpos == 0 and isinstance(args[0], (Array, Tracer, Meta)):
             # one array as the sequence (NumPy iterates it): the gradients of its items, stacked
             shape = _shape(args[0])
             items = [onp.empty(shape[1:])] * shape[0]  # the rules read only the items' shapes
@@ -168,7 +188,7 @@ def primitive(fn):
 
 # -- helpers ------------------------------------------------------------------------------------------------
 def _shape(x):
-    return x.shape if isinstance(x, (Array, Tracer)) else onp.shape(x)
+    return x.shape if isinstance(x, (Array, Tracer, Meta)) else onp.shape(x)
 
 
 def unbroadcast(g, target):
@@ -216,7 +236,21 @@ def _count(x, axis):
     return n
 
 
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
+def _is_basic(key):
+    keys = key if type(key) is tuple else (key,)
+    return all(type(k) in _BASIC for k in keys)
+
+
 def _scatter_add_forward(shape, dtype, key, values):
+    if _is_basic(key):
+        # basic keys select each element at most once: a plain write, on whatever backend holds the data
+        # (ufunc.at below is slow and runs on the host)
+        out = np.zeros(shape, dtype=dtype)
+        out[key] = values
+        return out
     out = onp.zeros(shape, dtype=dtype)
     key = _host_key(key)
     onp.add.at(out, key, np.asarray(values).asnumpy() if isinstance(values, Array) else values)
@@ -290,7 +324,7 @@ def _balanced_eq(x, ans, other):
 
 
 def _dtype_of(x):
-    return x.dtype if isinstance(x, (Array, Tracer)) else onp.asarray(x).dtype
+    return x.dtype if isinstance(x, (Array, Tracer, Meta)) else onp.asarray(x).dtype
 
 
 def _match(g, x):
@@ -365,7 +399,7 @@ _UNARY = {
     "arctan": lambda g, ans, x: g / (1.0 + x * x),
     "sinh": lambda g, ans, x: g * np.cosh(x),
     "cosh": lambda g, ans, x: g * np.sinh(x),
-    "tanh": lambda g, ans, x: g / np.square(np.cosh(x)),
+    "tanh": lambda g, ans, x: g * (1.0 - ans * ans),
     "arcsinh": lambda g, ans, x: g / np.sqrt(x * x + 1.0),
     "arccosh": lambda g, ans, x: g / np.sqrt(x * x - 1.0),
     "arctanh": lambda g, ans, x: g / (1.0 - x * x),
@@ -437,6 +471,8 @@ def _dot_da(g, ans, a, b):
         return g * b
     if bn == 1:
         return np.expand_dims(g, -1) * b
+    if bn == 2:  # the common case: one matmul, without tensordot's reshaping
+        return np.dot(g, np.transpose(b))
     gn = g.ndim
     return np.tensordot(g, b, axes=(list(range(gn - (bn - 1), gn)), list(range(bn - 2)) + [bn - 1]))
 
@@ -447,6 +483,8 @@ def _dot_db(g, ans, a, b):
         return np.sum(g * a)
     if an == 0:
         return g * a
+    if an == 2 and bn == 2:
+        return np.dot(np.transpose(a), g)
     lead = list(range(an - 1))
     if bn == 1:
         return np.tensordot(g, a, axes=(lead, lead)) if lead else g * a
@@ -629,6 +667,8 @@ defvjp("linalg.cholesky", _cholesky_vjp)
 
 
 def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
+    if 0 in _shape(x):  # NumPy 2 gives the norm of nothing (0.0 for ord=inf too): nothing to differentiate
+        return _match(np.zeros(_shape(x)), x)
     nd = len(_shape(x))
     if axis is None:
         axes = tuple(range(nd))
@@ -758,7 +798,7 @@ def _concat_item(g, ans, j, seq, axis=0, **kw):
 
 
 defvjp_seq("concatenate", _concat_item)
-defvjp_seq("stack", lambda g, ans, j, seq, axis=0, **kw: np.take(g, j, axis=axis))
+defvjp_seq("stack", lambda g, ans, j, seq, axis=0, **kw: g[(slice(None),) * (axis % g.ndim) + (j,)])
 
 
 def _joined(promote, axis_of):

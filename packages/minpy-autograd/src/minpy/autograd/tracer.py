@@ -39,6 +39,32 @@ class Node:
         self.versions = versions
 
 
+class Meta:
+    """What the tape keeps of an argument (or result) whose values the operator's VJP rule never reads: its
+    shape and dtype. Keeping only these lets the array itself be freed during the forward pass, so a traced
+    computation holds about as much memory as hand-written backprop keeps for its caches."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, x):
+        self.shape = tuple(x.shape)
+        self.dtype = x.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __repr__(self):
+        return f"Meta(shape={self.shape}, dtype={self.dtype})"
+
+
 class Start:
     """The node of a gradient call's input."""
 
@@ -222,8 +248,34 @@ def intercept(op, args, kwargs):
         return ans
     uargs, ukwargs, parents = _unbox(args, kwargs, top)
     ans = intercept(op, uargs, ukwargs)
-    node = Node(op, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs))
+    reads = primitives.READS.get(op.name)
+    if reads is None:
+        node = Node(op, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs))
+    else:
+        kept = _slim(uargs, parents, reads[0])
+        node = Node(op, kept, ukwargs, ans if reads[1] or type(ans) not in (Array, Tracer) else Meta(ans),
+                    parents, record_versions(kept, ukwargs))
     return box(ans, node, top)
+
+
+def _slim(args, parents, reads):
+    """``args`` with the arrays no rule of the traced positions reads replaced by their :class:`Meta`."""
+    needed = set()
+    for pos, _ in parents:
+        wanted = reads.get(pos if type(pos) is not tuple else pos[0])
+        if wanted is None:
+            return args  # a position the declaration does not cover: keep everything
+        needed.update(wanted)
+    kept = list(args)
+    for i, a in enumerate(args):
+        if i in needed:
+            continue
+        t = type(a)
+        if t is Array or t is Tracer:
+            kept[i] = Meta(a)
+        elif (t is list or t is tuple) and a and all(type(x) in (Array, Tracer) for x in a):
+            kept[i] = t(Meta(x) for x in a)
+    return tuple(kept)
 
 
 def record_versions(args, kwargs):
