@@ -4,8 +4,9 @@ A backend is an object with the small protocol of :class:`minpy.backends.base.Ba
 is available, how to move data to and from NumPy, which contexts and dtypes it serves, and how to turn an
 implementation spec from the operator table into a callable. The dispatcher knows none of them by name: it
 walks the registered backends in the order the dispatch policy gives. NumPy is always registered and is the
-reference and the fallback; MXNet registers itself when the ``mxnet`` module can be found (it is imported
-only when first used, since ``import mxnet`` costs about a second).
+reference and the fallback. MXNet and CuPy are always registered, and their libraries are imported only when
+first used (``import mxnet`` costs about a second, ``import cupy`` half a second and CUDA's initialisation):
+MXNet serves the CPU and, as a GPU build, ``gpu(i)``; CuPy serves ``gpu(i)`` where MXNet cannot.
 """
 from minpy.backends.base import Backend
 from minpy.backends.numpy_backend import NumpyBackend
@@ -68,5 +69,11 @@ mxnet_backend = MXNetBackend()
 _registry["mxnet"] = mxnet_backend
 _order.append(mxnet_backend)
 
+from minpy.backends.cupy_backend import CuPyBackend  # noqa: E402
+
+cupy_backend = CuPyBackend()
+_registry["cupy"] = cupy_backend
+_order.append(cupy_backend)
+
 __all__ = ["Backend", "register_backend", "get_backend", "registered_backends", "available_backends",
-           "backends_for_context", "numpy_backend", "mxnet_backend"]
+           "backends_for_context", "numpy_backend", "mxnet_backend", "cupy_backend"]

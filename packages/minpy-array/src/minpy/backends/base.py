@@ -51,6 +51,11 @@ class Backend:
         """Turn an implementation spec from the operator table into a callable."""
         raise NotImplementedError
 
+    def default_impl(self, op):
+        """An :class:`minpy.ops.operator.Impl` for an operator the table declares nothing for on this backend
+        (a backend that mirrors NumPy's API by name, such as CuPy, implements most of them), or None."""
+        return None
+
     def setitem(self, data, key, value):
         """Write ``value`` (native or a Python scalar) into ``data[key]`` in place; return False when this
         backend cannot do that write with NumPy's semantics (the Array then writes through NumPy)."""
@@ -65,6 +70,9 @@ class Backend:
 
     def astype(self, data, dtype):
         raise NotImplementedError
+
+    def wait(self, data):
+        """Block until asynchronous work producing ``data`` is done (MXNet's engine, a GPU stream)."""
 
     def __repr__(self):
         return f"<minpy backend {self.name}>"
