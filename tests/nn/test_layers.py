@@ -393,6 +393,26 @@ def test_pool_grads(policy, kind):
     check_grads(lambda x: getattr(layers, kind)(x, 2, 2, 2), rand(2, 2, 4, 6, seed=6))
 
 
+@pytest.mark.mxnet
+def test_auto_policy_measures_conv_once_and_honours_overrides():
+    from minpy.dispatch import AutoPolicy
+    from minpy.dispatch.auto import CostModel
+
+    model = CostModel(path=None)
+    x, w, b = rand(2, 3, 6, 6, seed=1), rand(4, 3, 3, 3, seed=2), rand(4, seed=3)
+    with AutoPolicy(cost_model=model):
+        first = layers.conv(np.array(x), np.array(w), np.array(b), pad=1)
+        again = layers.conv(np.array(x), np.array(w), np.array(b), pad=1)
+    keys = [k for k in model.entries if k.startswith("nn.conv|")]
+    assert len(keys) == 1 and set(model.get(keys[0])) == {"mxnet", "numpy"}, model.entries
+    close(first, ref_conv(x, w, b, 1, 1), rtol=1e-9)
+    close(again, ref_conv(x, w, b, 1, 1), rtol=1e-9)
+    stats.reset_op_stat()
+    with AutoPolicy(overrides={"nn.conv": "numpy"}, cost_model=model):
+        layers.conv(np.array(x), np.array(w), np.array(b), pad=1)
+    assert "tensordot" in stats.op_stats()["calls"], "the override runs the im2col implementation"
+
+
 def test_conv_shape_errors(policy):
     with pytest.raises(ValueError, match="channels"):
         layers.conv(np.ones((1, 2, 4, 4)), np.ones((1, 3, 2, 2)), np.ones(1))

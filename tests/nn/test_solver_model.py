@@ -171,6 +171,30 @@ def test_plot_without_matplotlib_fails_before_training(monkeypatch):
         make_solver(TwoLayerNet(), plot_path="curves.png")
 
 
+def test_losses_are_read_back_only_to_print_and_once_per_epoch(monkeypatch):
+    """Reading a loss waits for the device (MXNet's engine, a GPU): a silent solver reads them once per epoch,
+    a printing one at its print steps too; loss_history holds floats after training."""
+    reads = []
+    real = Solver._read_losses
+
+    def counting(self):
+        reads.append(len(self.loss_history) - self._unread)
+        real(self)
+    monkeypatch.setattr(Solver, "_read_losses", counting)
+    solver = make_solver(TwoLayerNet(), n=100, epochs=3)  # 4 steps per epoch
+    solver.train()
+    assert reads == [4, 4, 4]
+    assert all(type(v) is float for v in solver.loss_history) and len(solver.loss_history) == 12
+
+    reads.clear()
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    solver = make_solver(TwoLayerNet(), n=100, epochs=1, print_every=3)
+    solver.verbose = True
+    solver.train()
+    assert reads == [1, 3, 0], "steps 1 and 4 print; the epoch's end reads what is left"
+
+
 def test_progress_without_tqdm_prints_lines(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)

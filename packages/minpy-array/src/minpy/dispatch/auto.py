@@ -207,3 +207,34 @@ def default_cost_model():
         _default_model = CostModel()
         atexit.register(_default_model.save)
     return _default_model
+
+
+def choose(policy, key, candidates):
+    """The result of the fastest of several implementations of one computation, for code above minpy-array
+    that has more than one (minpy-nn's convolution: MXNet's kernel or an im2col in ``minpy.numpy``).
+
+    ``candidates`` maps backend names to functions of no arguments that compute the same value and return only
+    once it is computed (they wait for asynchronous backends). Under an :class:`AutoPolicy` the first call for a
+    ``key`` (name it after the computation, dtype and shapes, e.g. ``"nn.conv|<f4|(32, 3, 32, 32)|..."``) runs
+    them all, timed, and keeps the table entry; later calls run the one measured fastest. An override for the
+    part of ``key`` before the first ``|`` wins. Other policies run the first candidate.
+    """
+    names = list(candidates)
+    model = getattr(policy, "cost_model", None)
+    if model is None:
+        return candidates[names[0]]()
+    forced = policy.overrides.get(key.partition("|")[0])
+    if forced in candidates:
+        return candidates[forced]()
+    decided = policy.decisions.get(key)
+    if decided is None:
+        times = model.get(key)
+        if times is None or set(times) != set(names):
+            results, times = {}, {}
+            for name in names:
+                results[name], times[name] = measure(candidates[name])
+            model.put(key, times)
+            decided = policy.decisions[key] = min(names, key=times.__getitem__)
+            return results[decided]
+        decided = policy.decisions[key] = min(names, key=times.__getitem__)
+    return candidates[decided]()

@@ -10,13 +10,15 @@ MinPy 0.3's ``minpy.nn.layers``, with these differences:
   average has warmed up) and also accepts ``(N, C, H, W)`` inputs (spatial batch normalization).
 * ``svm_loss`` broadcasts the correct-class score along each row (MinPy 0.3 broadcast along the wrong axis).
 * ``conv``, ``max_pool`` and ``avg_pool`` are new here: on MXNet they run MXNet's own kernels (through
-  ``minpy.symbol.Function``), elsewhere a ``minpy.numpy`` im2col implementation with the same results.
+  ``minpy.symbol.Function``), elsewhere a ``minpy.numpy`` im2col implementation with the same results; the
+  auto policy runs whichever it measured faster for those shapes.
 * The temporal layers collect their steps in a list and stack them once, so their cost is linear in the
   sequence length (MinPy 0.3 appended to a growing array at each step: quadratic).
 """
 import numpy as _onp
 
 import minpy.numpy as np
+from minpy.array import Array
 from minpy.autograd import stop_gradient
 
 __all__ = ["affine", "relu", "sigmoid", "tanh", "leaky_relu", "dropout", "batchnorm", "softmax_loss",
@@ -343,11 +345,36 @@ def _out_size(size, kernel, stride, pad, what):
 
 
 def _use_mxnet():
-    """Whether to run MXNet's kernels: MXNet works and the policy in force would run operators there."""
+    """Whether MXNet's kernels may run: MXNet serves the current context and the policy in force would run
+    operators there."""
     from minpy.backends import mxnet_backend
-    from minpy.dispatch.policy import get_global_policy
+    from minpy.context import current_context
+    from minpy.dispatch.policy import current_policy
 
-    return "mxnet" in get_global_policy().preference and mxnet_backend.available()
+    return "mxnet" in current_policy().preference and mxnet_backend.supports_context(current_context())
+
+
+def _fastest(key, on_mxnet, on_numpy):
+    """Run MXNet's kernel (``on_mxnet``) or the im2col implementation (``on_numpy``): under the auto policy on
+    the CPU the one measured faster for this computation (see minpy.dispatch.auto.choose), else MXNet's."""
+    from minpy.context import current_context
+    from minpy.dispatch.auto import choose
+    from minpy.dispatch.policy import current_policy
+
+    policy = current_policy()
+    if policy.cost_model is None or current_context().device_type != "cpu":
+        return on_mxnet()
+    return choose(policy, key, {"mxnet": lambda: _settled(on_mxnet()), "numpy": lambda: _settled(on_numpy())})
+
+
+def _settled(result):
+    """``result`` once computed (MXNet runs asynchronously; a traced result wraps the array)."""
+    value = result
+    while not isinstance(value, Array) and hasattr(value, "_value"):
+        value = value._value
+    if isinstance(value, Array):
+        value.wait_to_read()
+    return result
 
 
 _FUNCTIONS = {}  # (kind, shapes, parameters, context) -> minpy.symbol.Function
@@ -399,8 +426,9 @@ def conv(x, w, b, stride=1, pad=0):
     """2-D convolution (cross-correlation, as in every deep-learning framework) of NCHW data.
 
     On MXNet this runs MXNet's Convolution operator (a cached ``minpy.symbol.Function`` per shape and
-    parameters); under the only-NumPy policy, or without MXNet, a ``minpy.numpy`` im2col implementation.
-    Both give the same results and both are differentiable in ``x``, ``w`` and ``b``.
+    parameters); under the only-NumPy policy, or without MXNet, a ``minpy.numpy`` im2col implementation; under
+    the auto policy the one measured faster for these shapes (the first call measures both). Both give the
+    same results and both are differentiable in ``x``, ``w`` and ``b``.
 
     Parameters
     ----------
@@ -430,19 +458,27 @@ def conv(x, w, b, stride=1, pad=0):
     ph, pw = _pair(pad, "pad")
     ho = _out_size(h, kh, sh, ph, "conv")
     wo = _out_size(wd, kw, sw, pw, "conv")
-    if _use_mxnet():
-        key = ("conv", tuple(x.shape), tuple(w.shape), (sh, sw), (ph, pw), _context_key())
+    def on_numpy():
+        cols = np.reshape(_windows(_zero_pad(x, ph, pw), kh, kw, sh, sw, ho, wo), (n, c * kh * kw, ho, wo))
+        out = np.tensordot(np.reshape(w, (f, c * kh * kw)), cols, axes=([1], [1]))  # (F, N, H', W')
+        return np.transpose(out, (1, 0, 2, 3)) + np.reshape(b, (1, f, 1, 1))
 
-        def build(mx):
-            return mx.sym.Convolution(data=mx.sym.Variable("x"), weight=mx.sym.Variable("w"),
-                                      bias=mx.sym.Variable("b"), kernel=(kh, kw), stride=(sh, sw),
-                                      pad=(ph, pw), num_filter=f, name="conv")
+    if not _use_mxnet():
+        return on_numpy()
+    key = ("conv", tuple(x.shape), tuple(w.shape), (sh, sw), (ph, pw), _context_key())
 
-        fn = _mx_function(key, build, {"x": tuple(x.shape), "w": tuple(w.shape), "b": (f,)})
-        return fn(x=x, w=w, b=b)
-    cols = np.reshape(_windows(_zero_pad(x, ph, pw), kh, kw, sh, sw, ho, wo), (n, c * kh * kw, ho, wo))
-    out = np.tensordot(np.reshape(w, (f, c * kh * kw)), cols, axes=([1], [1]))  # (F, N, H', W')
-    return np.transpose(out, (1, 0, 2, 3)) + np.reshape(b, (1, f, 1, 1))
+    def build(mx):
+        return mx.sym.Convolution(data=mx.sym.Variable("x"), weight=mx.sym.Variable("w"),
+                                  bias=mx.sym.Variable("b"), kernel=(kh, kw), stride=(sh, sw),
+                                  pad=(ph, pw), num_filter=f, name="conv")
+
+    def on_mxnet():
+        return _mx_function(key, build, {"x": tuple(x.shape), "w": tuple(w.shape), "b": (f,)})(x=x, w=w, b=b)
+    return _fastest(_cost_key(key, x), on_mxnet, on_numpy)
+
+
+def _cost_key(key, x):
+    return f"nn.{key[0]}|{x.dtype.str}|" + "|".join(str(k) for k in key[1:-1])
 
 
 def _pool(kind, x, pool_height, pool_width, stride):
@@ -450,16 +486,19 @@ def _pool(kind, x, pool_height, pool_width, stride):
     sh, sw = _pair(stride, "stride")
     ho = _out_size(h, pool_height, sh, 0, f"{kind}_pool")
     wo = _out_size(wd, pool_width, sw, 0, f"{kind}_pool")
-    if _use_mxnet():
-        key = (f"{kind}_pool", tuple(x.shape), (pool_height, pool_width), (sh, sw), _context_key())
+    def on_numpy():
+        windows = _windows(x, pool_height, pool_width, sh, sw, ho, wo)
+        return np.max(windows, axis=2) if kind == "max" else np.mean(windows, axis=2)
 
-        def build(mx):
-            return mx.sym.Pooling(data=mx.sym.Variable("x"), kernel=(pool_height, pool_width), stride=(sh, sw),
-                                  pool_type=kind, pooling_convention="valid", name=f"{kind}_pool")
+    if not _use_mxnet():
+        return on_numpy()
+    key = (f"{kind}_pool", tuple(x.shape), (pool_height, pool_width), (sh, sw), _context_key())
 
-        return _mx_function(key, build, {"x": tuple(x.shape)})(x=x)
-    windows = _windows(x, pool_height, pool_width, sh, sw, ho, wo)
-    return np.max(windows, axis=2) if kind == "max" else np.mean(windows, axis=2)
+    def build(mx):
+        return mx.sym.Pooling(data=mx.sym.Variable("x"), kernel=(pool_height, pool_width), stride=(sh, sw),
+                              pool_type=kind, pooling_convention="valid", name=f"{kind}_pool")
+
+    return _fastest(_cost_key(key, x), lambda: _mx_function(key, build, {"x": tuple(x.shape)})(x=x), on_numpy)
 
 
 def max_pool(x, pool_height=2, pool_width=2, stride=2):

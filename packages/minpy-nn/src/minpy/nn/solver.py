@@ -89,6 +89,7 @@ class Solver:
         self.best_params = {}
         self.best_aux_params = {}
         self.loss_history = []
+        self._unread = 0  # loss_history[_unread:] are still arrays (see _read_losses)
         self.train_acc_history = []
         self.val_acc_history = []
         self.checkpoints = []
@@ -147,9 +148,10 @@ class Solver:
 
     # -- training ---------------------------------------------------------------------------------------------
     def _step(self, batch):
-        """One gradient update on ``batch``; returns the loss."""
+        """One gradient update on ``batch``; returns the loss as computed, not read back: reading a value
+        waits for an asynchronous backend (MXNet's engine, a GPU), so losses are read only to be printed and
+        at the end of each epoch (:meth:`_read_losses`)."""
         grads, loss = self.model.grad_and_loss(batch)
-        loss = float(_as_numpy(loss))
         self.loss_history.append(loss)
         params = self.model.params
         for name, dw in grads.items():
@@ -158,6 +160,13 @@ class Solver:
             if next_config is not config:
                 self.optim_configs[name] = next_config
         return loss
+
+    def _read_losses(self):
+        """Turn the losses recorded since the last read into floats (one wait for the device in all)."""
+        history = self.loss_history
+        for i in range(self._unread, len(history)):
+            history[i] = float(_as_numpy(history[i]))
+        self._unread = len(history)
 
     def _decay_learning_rate(self):
         for config in self.optim_configs.values():
@@ -191,15 +200,19 @@ class Solver:
                 bar = tqdm(total=total, desc=f"epoch {self.epoch}/{self.num_epochs}", unit="batch", leave=True,
                            dynamic_ncols=True)
             for batch in self.train_dataiter:
-                loss = self._step(batch)
+                self._step(batch)
                 if bar is not None:
                     bar.update(1)
-                    if step % self.print_every == 0:
+                if (bar is not None or self.verbose) and step % self.print_every == 0:
+                    self._read_losses()
+                    loss = self.loss_history[-1]
+                    if bar is not None:
                         bar.set_postfix(loss=f"{loss:.4f}")
-                elif self.verbose and step % self.print_every == 0:
-                    of = "?" if num_iterations is None else num_iterations
-                    print(f"(Iteration {step + 1} / {of}) loss: {loss:f}")
+                    else:
+                        of = "?" if num_iterations is None else num_iterations
+                        print(f"(Iteration {step + 1} / {of}) loss: {loss:f}")
                 step += 1
+            self._read_losses()
 
             train_acc = self.check_accuracy(self.train_dataiter, num_samples=self.train_acc_num_samples)
             val_acc = train_acc if self.test_dataiter is None else self.check_accuracy(self.test_dataiter)
