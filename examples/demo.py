@@ -19,6 +19,9 @@ def softmax(scores):
 
 def main():
     print(f"backends: numpy (always), mxnet ({'available' if mxnet_backend.available() else mxnet_backend.unavailable_reason()})")
+    # The default policy, auto, runs each call where it is fastest on this machine; on a CPU that is NumPy for
+    # small elementwise work. prefer_mxnet (MinPy 0.3's default) shows the MXNet route and the fallback.
+    minpy.set_global_policy("prefer_mxnet")
     print(f"policy: {minpy.get_global_policy().name}\n")
 
     # The seed's example, verbatim: zeros/ones on MXNet, logaddexp (which MXNet lacks) on NumPy,

@@ -82,7 +82,7 @@ class CostModel:
     """Measured times of operators and copies; loaded from and saved to ``path`` (None: memory only)."""
 
     def __init__(self, path=_DEFAULT):
-        self.path = default_path() if path is _DEFAULT else path
+        self._path = path  # the default is worked out on first use: the fingerprint reads package metadata
         self._entries = None
         self._unsaved = 0
         self._lock = threading.Lock()
@@ -90,6 +90,16 @@ class CostModel:
         self.generation = 0
 
     # -- the table ---------------------------------------------------------------------------------------------
+    @property
+    def path(self):
+        if self._path is _DEFAULT:
+            self._path = default_path()
+        return self._path
+
+    @path.setter
+    def path(self, value):
+        self._path = value
+
     @property
     def entries(self):
         entries = self._entries
@@ -184,17 +194,25 @@ def _measure_copies(src, dst, ctx):
     return [max(t0 - per_byte * b0, 0.0), per_byte]
 
 
-def measure(run):
-    """(result, seconds) of ``run()``: the best of three runs, or of one when a run is slow."""
-    start = time.perf_counter()
-    result = run()
-    best = time.perf_counter() - start
-    if best < _SLOW:
-        for _ in range(2):
+def measure_each(candidates):
+    """({name: result}, {name: seconds}) of running each of ``candidates`` (name -> function of no arguments):
+    the best of three rounds, or of two when a round is slow. Rounds alternate between the candidates, so that
+    a disturbance (MXNet's worker threads still spinning after its last call, a page-faulting first
+    allocation) cannot fall on all runs of one candidate."""
+    results, times = {}, {}
+    rounds = 3
+    for i in range(rounds):
+        started = time.perf_counter()
+        for name, run in candidates.items():
             start = time.perf_counter()
-            result = run()
-            best = min(best, time.perf_counter() - start)
-    return result, best
+            results[name] = run()
+            elapsed = time.perf_counter() - start
+            times[name] = min(times.get(name, elapsed), elapsed)
+        if i == 0 and time.perf_counter() - started >= _SLOW:
+            rounds = 2
+        if i + 1 >= rounds:
+            break
+    return results, times
 
 
 _default_model = None
@@ -230,9 +248,7 @@ def choose(policy, key, candidates):
     if decided is None:
         times = model.get(key)
         if times is None or set(times) != set(names):
-            results, times = {}, {}
-            for name in names:
-                results[name], times[name] = measure(candidates[name])
+            results, times = measure_each(candidates)
             model.put(key, times)
             decided = policy.decisions[key] = min(names, key=times.__getitem__)
             return results[decided]

@@ -4,10 +4,10 @@ A policy orders the backends it would like to use; the dispatcher takes the firs
 context and implements the operator for these arguments (dtypes, argument patterns) and falls back to NumPy
 otherwise. GPU backends (MXNet GPU builds, CuPy) serve only GPU contexts, so one preference list serves both.
 
-* ``AutoPolicy`` (``"auto"``) - per operator and input size, the backend that is faster on this machine,
+* ``AutoPolicy`` (``"auto"``, the default) - per operator and input size, the backend that is faster on this machine,
   counting the cost of moving data that is not already there (measured once, cached on disk; see
   :mod:`minpy.dispatch.auto`). On a GPU context, the GPU backend.
-* ``PreferMXNetPolicy`` (``"prefer_mxnet"``, the default) - MXNet where it can, NumPy otherwise.
+* ``PreferMXNetPolicy`` (``"prefer_mxnet"``) - MXNet where it can, NumPy otherwise (MinPy 0.3's default).
 * ``OnlyNumPyPolicy`` (``"only_numpy"``) - always NumPy.
 * ``OnlyMXNetPolicy`` (``"only_mxnet"``) - MXNet or a clear error naming the operator.
 * ``AutoBlacklistPolicy`` (``"auto_blacklist"``) - like prefer-MXNet, but an operator that raises on MXNet
@@ -143,7 +143,7 @@ class AutoPolicy(Policy):
 
 
 # MinPy 0.3 class names
-PreferMXNetPolicy.__doc__ = "MXNet where it can run the operator, NumPy otherwise (the default)."
+PreferMXNetPolicy.__doc__ = "MXNet where it can run the operator, NumPy otherwise (MinPy 0.3's default)."
 OnlyNumpyPolicy = OnlyNumPyPolicy
 OnlyMXNetPolicy.__doc__ = "Everything on MXNet; an operator it cannot run is a PolicyError."
 
@@ -157,7 +157,8 @@ class _State(threading.local):
         self.stack = []
 
 
-_default = PreferMXNetPolicy()
+# auto: on the CPUs measured (docs/bench-suite.md) it is ahead of prefer_mxnet on every workload
+_default = AutoPolicy()
 _state = _State()
 # Bumped whenever the active policy or its routing changes, so that per-operator routing caches expire.
 _generation = [0]

@@ -138,7 +138,10 @@ class _Plan:
         self.fallback = None
         eligible = (op.custom is None and op.wrap_result and not op.float_default and on_cpu
                     and not recorder.timing)
-        if not routes and pol.preference and op.numpy_reason is None:
+        # Under auto on the CPU, NumPy is where an operator without a native implementation belongs, not a
+        # fallback; on a GPU it is one (the data leaves the device).
+        chooses = pol.cost_model is not None and on_cpu
+        if not routes and pol.preference and op.numpy_reason is None and not chooses:
             self.fallback = (f"blacklisted by the {pol.name} policy" if blocked
                              else _missing_reason(op, pol, ctx))
             if self.fallback is not None and not pol.allow_fallback:
@@ -190,9 +193,8 @@ def _make_public(op):
                 return hook(op, args, kwargs)
             plan = op._plan
             # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
-            if not kwargs and plan is not None and plan.fast and plan.gen == generation[0] \
-                    and plan.ctx is ctx_state.current:
-                result = _numpy_fast(op, plan, args)
+            if plan is not None and plan.fast and plan.gen == generation[0] and plan.ctx is ctx_state.current:
+                result = _numpy_fast(op, plan, args, kwargs)
                 if result is not _MISS:
                     return result
             return _invoke(op, args, kwargs)
@@ -332,17 +334,25 @@ def _invoke(op, args, kwargs):
     plan = op._plan
     if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
         plan = op.plan()
-    if plan.fast and not kwargs:
-        result = _numpy_fast(op, plan, args)
+    if plan.fast:
+        result = _numpy_fast(op, plan, args, kwargs)
         if result is not _MISS:
             return result
     return _dispatch(op, plan, args, kwargs)
 
 
-def _numpy_fast(op, plan, args):
-    """The common case on the CPU: arguments are Arrays living on NumPy and Python scalars, and NumPy runs
-    the call. Anything else (a raw ndarray, data on another backend, an undecided auto call) is a _MISS and
-    takes the general path."""
+def _numpy_fast(op, plan, args, kwargs):
+    """The common case on the CPU: arguments are Arrays living on NumPy and Python scalars, keywords hold no
+    arrays, and NumPy runs the call. Anything else (a raw ndarray, data on another backend, ``out=``, an
+    undecided auto call) is a _MISS and takes the general path."""
+    if kwargs:
+        for v in kwargs.values():
+            t = type(v)
+            if t is Array or t is _NDARRAY or ((t is list or t is tuple) and arrays_in(v)):
+                return _MISS
+            if v is not None and t not in _SCALARS and t is not tuple and t is not str and not isinstance(v, type) \
+                    and not isinstance(v, np.dtype):
+                return _MISS  # anything unusual (an Array subclass, a generator...): the general path decides
     data = []
     largest = None
     for a in args:
@@ -363,9 +373,9 @@ def _numpy_fast(op, plan, args):
             and auto.get((largest.dtype.char, largest.size.bit_length())) is not True:
         return _MISS
     try:
-        r = op.ref(*data)
+        r = op.ref(*data, **kwargs) if kwargs else op.ref(*data)
     except Exception as exc:
-        _reraise(op, exc, args, {})
+        _reraise(op, exc, args, kwargs)
     if type(r) is _NDARRAY and (plan.fresh or (r.base is None and not any(r is d for d in data))):
         result = Array(r, _NUMPY)  # a new buffer: no view to tie
     else:
@@ -505,12 +515,12 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
     """Run the call on NumPy and on ``backend`` with inputs already in place on both and time each.
     Returns ({backend name: seconds}, the faster result, the faster backend), or (None, NumPy's result,
     NumPy) when the native run raised."""
-    from minpy.dispatch.auto import measure
+    from minpy.dispatch.auto import measure_each
 
     for a in arrays:  # copies are priced separately; make them now, outside the timings
         a._get(_NUMPY)
         a._get(backend, ctx)
-    numpy_result, numpy_time = measure(lambda: _run_numpy(op, args, kwargs))
+    _run_numpy(op, args, kwargs)  # NumPy first and alone: bad input raises NumPy's error here
 
     def native():
         out = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
@@ -519,13 +529,11 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
                 backend.wait(r._data)
         return out
     try:
-        native_result, native_time = measure(native)
+        results, times = measure_each({"numpy": lambda: _run_numpy(op, args, kwargs), backend.name: native})
     except Exception as exc:
         return None, _after_native_error(op, backend, exc, args, kwargs), _NUMPY
-    times = {"numpy": numpy_time, backend.name: native_time}
-    if native_time < numpy_time:
-        return times, native_result, backend
-    return times, numpy_result, _NUMPY
+    winner = backend if times[backend.name] < times["numpy"] else _NUMPY
+    return times, results[winner.name], winner
 
 
 def _with_out(op, args, kwargs):

@@ -229,7 +229,12 @@ def _labels_as_onehot(label, n, c, dtype, what):
         return label
     if shape == (n,):
         index = label.astype(_onp.int64) if _onp.dtype(label.dtype).kind != 'i' else label
-        return np.eye(c, dtype=dtype)[index]
+        if getattr(index, "backend", "numpy") == "numpy":  # checked where reading the labels waits for nothing
+            host = _onp.asarray(index)
+            if host.size and (host.min() < 0 or host.max() >= c):
+                raise ValueError(f"{what}: class indices must lie in [0, {c}); got {host.min()} to {host.max()}")
+        # a comparison, not eye(c)[index]: elementwise work runs on every backend (a GPU's too)
+        return (np.reshape(index, (n, 1)) == np.arange(c)).astype(dtype)
     raise ValueError(f"{what}: labels must be class indices of shape ({n},) or one-hot of shape ({n}, {c}); "
                      f"got shape {shape}")
 
