@@ -18,8 +18,9 @@ import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.autograd.tracer import AutogradError, Meta, Node, Tracer, _find_top, _unbox, box, record_versions
-from minpy.ops.operator import all_operators, get_operator
+from minpy.autograd.tracer import (AutogradError, Meta, Node, Tracer, _find_top, _slim, _unbox, box,
+                                   record_versions)
+from minpy.ops.operator import Operator, all_operators, get_operator
 
 _RULES = {}          # operator name -> rule
 _RULES_BY_REF = {}   # id(NumPy function) -> rule, so NumPy's aliases (abs, round_...) find their rule
@@ -48,9 +49,8 @@ reads(("concatenate", "stack"), {0: ()}, False)  # the rules read the items' sha
 
 def rule_for(op):
     """The VJP rule of ``op``; None when its results carry no gradient."""
-    own = getattr(op, "rule", None)  # primitives and other recorded callables carry their own rule
-    if own is not None:
-        return own
+    if type(op) is not Operator:
+        return op.rule  # primitives and other recorded callables carry their own rule
     rule = _RULES.get(op.name)
     if rule is not None:
         return rule
@@ -139,11 +139,13 @@ class Primitive:
     wrap_result = True
     differentiable = True
 
-    def __init__(self, fn, name=None):
+    def __init__(self, fn, name=None, reads=None):
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "primitive")
         self.rule = None
         self.ref = fn
+        #: like READS: ({traced position: positions its rule reads}, whether it reads the result); None: all
+        self.reads = reads
 
     def invoke(self, args, kwargs):
         return self.fn(*args, **(kwargs or {}))
@@ -156,9 +158,14 @@ class Primitive:
             raise AutogradError(f"primitive {self.name} has no gradient: call .defvjp(...) on it")
         uargs, ukwargs, parents = _unbox(args, kwargs, top)
         ans = self(*uargs, **ukwargs)
+        kept, kept_ans = uargs, ans
+        if self.reads is not None:  # what the rule reads, as for table operators (READS)
+            kept = _slim(uargs, parents, self.reads[0])
+            if not self.reads[1] and type(ans) in (Array, Tracer):
+                kept_ans = Meta(ans)
         # Write counters too: a rule reading an Array argument written since (labels of a customop)
         # must fail, not give a wrong gradient.
-        return box(ans, Node(self, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs)), top)
+        return box(ans, Node(self, kept, ukwargs, kept_ans, parents, record_versions(kept, ukwargs)), top)
 
     def defvjp(self, *vjps, **kw_vjps):
         """Per-argument VJP functions ``f(g, ans, *args, **kwargs)``; returns the primitive."""
@@ -174,7 +181,7 @@ class Primitive:
         return self
 
 
-def primitive(fn):
+def primitive(fn=None, *, reads=None):
     """Decorator: make ``fn`` (any Python function, e.g. plain NumPy code or a call into another library)
     a primitive whose gradient you give with ``.defvjp``::
 
@@ -182,8 +189,13 @@ def primitive(fn):
         def logsumexp(x):
             m = x.max(); return m + numpy.log(numpy.sum(numpy.exp(x - m)))
         logsumexp.defvjp(lambda g, ans, x: g * np.exp(x - ans))
+
+    ``reads=({position: positions read}, reads_result)`` (``@primitive(reads=({0: ()}, True))``) says what the
+    rules read, so that the tape keeps only that (the rest as shapes and dtypes).
     """
-    return Primitive(fn)
+    if fn is None:
+        return lambda f: Primitive(f, reads=reads)
+    return Primitive(fn, reads=reads)
 
 
 # -- helpers ------------------------------------------------------------------------------------------------

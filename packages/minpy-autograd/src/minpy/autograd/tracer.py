@@ -214,13 +214,19 @@ _VALUE_KINDS = frozenset(("creation", "random", "shape"))
 _VALUE_NAMES = frozenset(("modf", "divmod", "ldexp", "frexp", "nextafter"))
 
 
+_PRIMITIVES = [None]
+
+
 def intercept(op, args, kwargs):
     if op.name in _CONVERSIONS and _has_tracer(args, kwargs):
         return _traced_array(op, args, kwargs)
     top = _find_top(args, kwargs)
     if top == 0:
         return op.invoke(args, kwargs)
-    from minpy.autograd import primitives
+    primitives = _PRIMITIVES[0]
+    if primitives is None:
+        from minpy.autograd import primitives  # late: it imports this module
+        _PRIMITIVES[0] = primitives
 
     if kwargs and kwargs.get("out") is not None:
         raise AutogradError(f"minpy.numpy.{op.name}(..., out=...) with a traced argument writes into an array "

@@ -52,14 +52,21 @@ def _as_shape(fname, name, shape):
 
 
 class _Bound:
-    """An executor with its signature and the key of the auxiliary-state set it was bound to."""
+    """An executor with its signature and the key of the auxiliary-state set it was bound to.
 
-    __slots__ = ("executor", "sig", "aux_key")
+    ``ran_forward``/``ran_backward``: whether a pass has completed once. The first pass of each kind waits for
+    MXNet, so that an error in it (a kernel MXNet lacks for these shapes, memory) becomes a SymbolError naming the
+    Function; later passes of the same executor run the same kernels and are left asynchronous, so that
+    nothing waits for the engine until a value is read."""
+
+    __slots__ = ("executor", "sig", "aux_key", "ran_forward", "ran_backward")
 
     def __init__(self, executor, sig, aux_key):
         self.executor = executor
         self.sig = sig
         self.aux_key = aux_key
+        self.ran_forward = False
+        self.ran_backward = False
 
 
 class Function:
@@ -338,8 +345,10 @@ class Function:
                 outs = []
                 for o in executor.outputs:
                     o = o.copy()
-                    o.wait_to_read()
+                    if not bound.ran_forward:
+                        o.wait_to_read()
                     outs.append(Array(o.as_np_ndarray(), mxnet_backend))
+                bound.ran_forward = True
         except BaseException:
             self._release(bound)
             raise
@@ -401,10 +410,12 @@ class _RecordedCall:
             executor.backward(out_grads, is_train=self.is_train)
             for n in fn.arg_names:
                 gr = executor.grad_dict[n].copy()
-                gr.wait_to_read()
+                if not bound.ran_backward:
+                    gr.wait_to_read()
                 gr = Array(gr.as_np_ndarray(), mxnet_backend)
                 want = self.arg_dtypes.get(n)
                 grads[n] = gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want)
+            bound.ran_backward = True
         return _guard_higher_order(grads, g, kwargs, self.name)
 
     def __del__(self):
