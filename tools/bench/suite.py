@@ -6,8 +6,11 @@
 Workloads: (1) ``a + b`` on 4x4 arrays, per op; (2) grad of sum(tanh(a @ b + a)), 4x4; (3) one training step
 (forward, backward, SGD update) of a two-layer net, D=3072, H=512, C=10, N=128 and N=16; (4) a 3x3 convolution,
 32 filters, N=32, 3x32x32, forward and backward; (5) an LSTM over 50 steps, forward and backward, with its
-peak memory. Each row is a median over repeated samples; the ratio is to the first (NumPy) row of its workload.
-A row that raises is reported as failed and the suite goes on.
+peak memory; (6) the time of ``import minpy.numpy`` with MXNet installed, in a fresh interpreter. Each row is a
+median over repeated samples; the ratio is to the first (NumPy) row of its workload. A row that raises is reported
+as failed and the suite goes on. minpy runs under each policy (``auto``'s measurements are made in the warm-up
+call, from an empty cost table, so they are part of no timed sample). PyTorch rows appear when torch imports
+(``pip install torch==2.13.0``, the CPU build; never a minpy dependency).
 """
 import argparse
 import importlib
@@ -15,6 +18,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -23,9 +27,10 @@ import numpy as onp
 from numpy.lib.stride_tricks import sliding_window_view
 
 import minpy.numpy as np
-from minpy.autograd import grad
+from minpy.autograd import grad, vjp
 from minpy.backends import mxnet_backend
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.dispatch.auto import CostModel
+from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
 from minpy.nn import layers
 
 LR = 1e-3
@@ -72,8 +77,18 @@ class Suite:
                 self.add(workload, f"minpy {policy.name}", make, note, memory)
 
 
+def _auto():
+    return AutoPolicy(cost_model=_AUTO_MODEL)
+
+
+_auto.name = "auto"
+_AUTO_MODEL = CostModel(path=None)  # measured in this run, from nothing: the table shows a first run's choices
+
+
 def policies():
-    return [OnlyNumPyPolicy, PreferMXNetPolicy] if mxnet_backend.available() else [OnlyNumPyPolicy]
+    if not mxnet_backend.available():
+        return [OnlyNumPyPolicy]
+    return [OnlyNumPyPolicy, PreferMXNetPolicy, _auto]
 
 
 def maxrss_mib():
@@ -113,6 +128,14 @@ def two_layer_loss(lib):
         s = s - lib.max(s, axis=1, keepdims=True)
         logp = s - lib.log(lib.sum(lib.exp(s), axis=1, keepdims=True))
         return -lib.sum(logp * onehot) / x.shape[0]
+    return loss
+
+
+def two_layer_loss_torch(torch):
+    """The same loss in PyTorch's spelling (log_softmax is its fused, stable form of the lines above)."""
+    def loss(w1, b1, w2, b2, x, onehot):
+        s = torch.relu(x @ w1 + b1) @ w2 + b2
+        return -(torch.log_softmax(s, dim=1) * onehot).sum() / x.shape[0]
     return loss
 
 
@@ -188,7 +211,7 @@ def lstm_by_hand(x, h0, wx, wh, b):
 
 
 # -- the suite --------------------------------------------------------------------------------------------------------
-def bench_add(s, mx, rng):
+def bench_add(s, mx, torch, rng):
     wl = "`a + b`, 4x4, per op"
     a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
     s.add(wl, "NumPy", lambda: lambda: a + b)
@@ -197,13 +220,16 @@ def bench_add(s, mx, rng):
         ma, mb = np.array(a), np.array(b)
         return lambda: sync(ma + mb)
     s.add_policies(wl, make_minpy)
+    if torch:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        s.add(wl, "torch eager", lambda: lambda: ta + tb)
     if mx:
         for name, lib in (("mx.nd", mx.nd), ("mx.np", mx.np)):
             xa, xb = lib.array(a), lib.array(b)
             s.add(wl, f"{name} (wait_to_read)", lambda: lambda: (xa + xb).wait_to_read())
 
 
-def bench_small_grad(s, mx, hips, rng):
+def bench_small_grad(s, mx, hips, torch, rng):
     wl = "grad of sum(tanh(a@b+a)), 4x4"
     a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
     s.add(wl, "NumPy by hand", lambda: lambda: small_by_hand(a, b))
@@ -216,6 +242,16 @@ def bench_small_grad(s, mx, hips, rng):
         g = grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_)))
         return lambda: sync(g(ma))
     s.add_policies(wl, make_minpy)
+    if torch:
+        def make_torch():
+            ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+
+            def step():
+                xa = ta.clone().requires_grad_(True)
+                torch.sum(torch.tanh(xa @ tb + xa)).backward()
+                return xa.grad
+            return step
+        s.add(wl, "torch eager", make_torch)
     if mx:
         def make_mx():
             xa, xb = mx.np.array(a), mx.np.array(b)
@@ -230,7 +266,7 @@ def bench_small_grad(s, mx, hips, rng):
         s.add(wl, "mx.np + mx.autograd", make_mx)
 
 
-def bench_two_layer(s, mx, hips, rng, n):
+def bench_two_layer(s, mx, hips, torch, rng, n):
     d, h, c = 3072, 512, 10
     wl = f"two-layer net step, N={n}, {d}-{h}-{c}"
     x = rng.standard_normal((n, d))
@@ -266,6 +302,23 @@ def bench_two_layer(s, mx, hips, rng, n):
             sync(state)
         return step
     s.add_policies(wl, make_minpy, "float64")
+    if torch:
+        for dtype in ("float64", "float32"):
+            def make_torch():
+                params = [torch.tensor(p, dtype=getattr(torch, dtype), requires_grad=True) for p in init]
+                xd = torch.tensor(x, dtype=getattr(torch, dtype))
+                od = torch.tensor(onehot, dtype=getattr(torch, dtype))
+                loss = two_layer_loss_torch(torch)
+
+                def step():
+                    out = loss(*params, xd, od)
+                    out.backward()
+                    with torch.no_grad():
+                        for p in params:
+                            p -= LR * p.grad
+                            p.grad = None
+                return step
+            s.add(wl, f"torch eager {dtype}", make_torch)
     if not mx:
         return
     for dtype in ("float64", "float32"):
@@ -307,18 +360,36 @@ def bench_two_layer(s, mx, hips, rng, n):
         s.add(wl, f"Gluon hybridized + Trainer {dtype}", make_gluon)
 
 
-def bench_conv(s, mx, rng):
+def bench_conv(s, mx, torch, rng):
     wl = "conv 3x3, 32 filters, N=32, 3x32x32, fwd+bwd (float32)"
     x = rng.standard_normal((32, 3, 32, 32)).astype("float32")
     w = (rng.standard_normal((32, 3, 3, 3)) * 0.1).astype("float32")
     b = onp.zeros(32, "float32")
     s.add(wl, "NumPy im2col by hand", lambda: lambda: conv_by_hand(x, w, b))
 
+    out_shape = (32, 32, 32, 32)
+
     def make_minpy():
-        mxx, mw, mb = np.array(x), np.array(w), np.array(b)
-        g = grad(lambda x_, w_, b_: np.sum(layers.conv(x_, w_, b_, pad=1)), argnum=(0, 1, 2))
-        return lambda: sync(g(mxx, mw, mb))
-    s.add_policies(wl, make_minpy, "minpy.nn.layers.conv under grad")
+        # the output gradient is given (ones), as every row here is given it: the rows time the convolution's
+        # forward and backward passes, not a loss
+        mxx, mw, mb, ones = np.array(x), np.array(w), np.array(b), np.ones(out_shape, dtype="float32")
+
+        def step():
+            _, back = vjp(lambda x_, w_, b_: layers.conv(x_, w_, b_, pad=1), mxx, mw, mb, argnum=(0, 1, 2))
+            sync(back(ones))
+        return step
+    s.add_policies(wl, make_minpy, "minpy.nn.layers.conv, minpy.autograd.vjp")
+    if torch:
+        def make_torch():
+            tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
+            tones = torch.ones(out_shape)
+
+            def step():
+                torch.nn.functional.conv2d(tx, tw, tb, padding=1).backward(tones)
+                for t in (tx, tw, tb):
+                    t.grad = None
+            return step
+        s.add(wl, "torch eager", make_torch)
     if mx:
         def make_symbol():
             sym = mx.sym.Convolution(mx.sym.Variable("x"), mx.sym.Variable("w"), mx.sym.Variable("b"),
@@ -348,6 +419,22 @@ def bench_lstm(s, rng):
         g = grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4))
         return lambda: sync(g(*margs))
     s.add_policies(wl, make_minpy, memory=True)
+
+
+def bench_import(s):
+    """``import minpy.numpy`` in a fresh interpreter (MXNet installed: it must not be imported yet)."""
+    wl = "`import minpy.numpy` (fresh interpreter, MXNet installed)"
+    code = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+
+    def timed(module):
+        runs = [float(subprocess.run([sys.executable, "-c", code.format(module)], capture_output=True, text=True,
+                                     check=True).stdout) for _ in range(5)]
+        return statistics.median(runs)
+    for impl, module in (("NumPy (`import numpy`)", "numpy"), ("minpy", "minpy.numpy"), ("`import mxnet`", "mxnet")):
+        try:
+            s.rows.append((wl, impl, timed(module), ""))
+        except (subprocess.CalledProcessError, ValueError) as exc:
+            s.rows.append((wl, impl, None, f"failed: {exc}"))
 
 
 # -- reporting --------------------------------------------------------------------------------------------------------
@@ -410,14 +497,20 @@ def main(argv=None):
         hips = (autograd, anp)
     except ImportError:
         hips = None
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count())
+    except ImportError:
+        torch = None
     rng = onp.random.default_rng(0)
     s = Suite(args.quick)
     bench_lstm(s, rng)  # first, while the process's maxrss high-water mark is still low
-    bench_add(s, mx, rng)
-    bench_small_grad(s, mx, hips, rng)
+    bench_add(s, mx, torch, rng)
+    bench_small_grad(s, mx, hips, torch, rng)
     for n in (128, 16):
-        bench_two_layer(s, mx, hips, rng, n)
-    bench_conv(s, mx, rng)
+        bench_two_layer(s, mx, hips, torch, rng, n)
+    bench_conv(s, mx, torch, rng)
+    bench_import(s)
     s.rows.sort(key=lambda row: row[0].startswith("LSTM"))  # stable: the LSTM rows last, as in the issue
     text = render(s.rows, time.perf_counter() - start, args.quick)
     print(text)
