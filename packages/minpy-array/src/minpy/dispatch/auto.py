@@ -227,12 +227,12 @@ def default_cost_model():
     return _default_model
 
 
-def choose(policy, key, candidates):
+def choose(policy, key, candidates, settle=None):
     """The result of the fastest of several implementations of one computation, for code above minpy-array
     that has more than one (minpy-nn's convolution: MXNet's kernel or an im2col in ``minpy.numpy``).
 
-    ``candidates`` maps backend names to functions of no arguments that compute the same value and return only
-    once it is computed (they wait for asynchronous backends). Under an :class:`AutoPolicy` the first call for a
+    ``candidates`` maps backend names to functions of no arguments that compute the same value; ``settle(result)``
+    waits until a result is computed (asynchronous backends), used only while measuring. Under an :class:`AutoPolicy` the first call for a
     ``key`` (name it after the computation, dtype and shapes, e.g. ``"nn.conv|<f4|(32, 3, 32, 32)|..."``) runs
     them all, timed, and keeps the table entry; later calls run the one measured fastest. An override for the
     part of ``key`` before the first ``|`` wins. Other policies run the first candidate.
@@ -248,7 +248,9 @@ def choose(policy, key, candidates):
     if decided is None:
         times = model.get(key)
         if times is None or set(times) != set(names):
-            results, times = measure_each(candidates)
+            timed = candidates if settle is None else \
+                {name: (lambda run=run: settle(run())) for name, run in candidates.items()}
+            results, times = measure_each(timed)
             model.put(key, times)
             decided = policy.decisions[key] = min(names, key=times.__getitem__)
             return results[decided]

@@ -97,10 +97,10 @@ class _Plan:
     """What the dispatcher needs to know about an operator under one policy and context, worked out once.
 
     ``routes``: the (backend, impl) pairs to try, in order. ``fallback``: when there are none, why NumPy runs
-    (counted as a fallback) or None when that is by design. ``fast``: whether a call whose array arguments all
-    live on NumPy may skip the general dispatcher (no native route to try, or the auto policy has already
-    decided NumPy for that dtype and size: ``auto``, (dtype char, size class) -> True). ``home``: the backend
-    where results belong under a GPU context.
+    (counted as a fallback) or None when that is by design. ``fast``: None, or the function that lets a call
+    whose array arguments all live on NumPy skip the general dispatcher (when there is no native route to try,
+    or the auto policy has already decided NumPy for that dtype and size: ``auto``, (dtype char, size class)
+    -> True). ``home``: the backend where results belong under a GPU context.
     """
 
     __slots__ = ("gen", "ctx", "routes", "fallback", "fast", "fresh", "auto", "auto_policy", "home", "numpy_key")
@@ -148,7 +148,9 @@ class _Plan:
                 eligible = False  # the general path raises the PolicyError
         self.auto_policy = pol if routes and pol.cost_model is not None and on_cpu else None
         self.auto = _auto_table(pol, op.name) if self.auto_policy is not None else None
-        self.fast = eligible and (not routes or self.auto is not None)
+        # the fast path: None, or the function that tries it (the auto policy's also reads sizes)
+        self.fast = None if not eligible else _numpy_fast if not routes else \
+            _numpy_fast_auto if self.auto is not None else None
         self.numpy_key = (op.name, "numpy")
         # ufuncs called without out= always return new memory: no need to look for views of the inputs
         self.fresh = isinstance(op.ref, np.ufunc) and op.ref.nout == 1
@@ -193,8 +195,9 @@ def _make_public(op):
                 return hook(op, args, kwargs)
             plan = op._plan
             # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
-            if plan is not None and plan.fast and plan.gen == generation[0] and plan.ctx is ctx_state.current:
-                result = _numpy_fast(op, plan, args, kwargs)
+            if plan is not None and plan.fast is not None and plan.gen == generation[0] \
+                    and plan.ctx is ctx_state.current:
+                result = plan.fast(op, plan, args, kwargs)
                 if result is not _MISS:
                     return result
             return _invoke(op, args, kwargs)
@@ -334,25 +337,37 @@ def _invoke(op, args, kwargs):
     plan = op._plan
     if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
         plan = op.plan()
-    if plan.fast:
-        result = _numpy_fast(op, plan, args, kwargs)
+    if plan.fast is not None:
+        result = plan.fast(op, plan, args, kwargs)
         if result is not _MISS:
             return result
     return _dispatch(op, plan, args, kwargs)
 
 
 def _numpy_fast(op, plan, args, kwargs):
-    """The common case on the CPU: arguments are Arrays living on NumPy and Python scalars, keywords hold no
-    arrays, and NumPy runs the call. Anything else (a raw ndarray, data on another backend, ``out=``, an
-    undecided auto call) is a _MISS and takes the general path."""
-    if kwargs:
-        for v in kwargs.values():
-            t = type(v)
-            if t is Array or t is _NDARRAY or ((t is list or t is tuple) and arrays_in(v)):
+    """The common case on the CPU: arguments are Arrays living on NumPy, Python scalars and tuples of ints,
+    keywords hold no arrays, and NumPy runs the call. Anything else (a raw ndarray, data on another backend,
+    ``out=``) is a _MISS and takes the general path."""
+    if kwargs and not _plain_keywords(kwargs):
+        return _MISS
+    data = []
+    for a in args:
+        t = type(a)
+        if t is Array:
+            if a._backend is not _NUMPY:
                 return _MISS
-            if v is not None and t not in _SCALARS and t is not tuple and t is not str and not isinstance(v, type) \
-                    and not isinstance(v, np.dtype):
-                return _MISS  # anything unusual (an Array subclass, a generator...): the general path decides
+            data.append(a._data)
+        elif t in _SCALARS or a is None or (t is tuple and _int_tuple(a)):
+            data.append(a)
+        else:
+            return _MISS
+    return _numpy_run(op, plan, args, kwargs, data)
+
+
+def _numpy_fast_auto(op, plan, args, kwargs):
+    """:func:`_numpy_fast` under the auto policy: only once it has decided NumPy for this dtype and size."""
+    if kwargs and not _plain_keywords(kwargs):
+        return _MISS
     data = []
     largest = None
     for a in args:
@@ -364,14 +379,16 @@ def _numpy_fast(op, plan, args, kwargs):
             if largest is None or d.size > largest.size:
                 largest = d
             data.append(d)
-        elif t in _SCALARS or a is None:
+        elif t in _SCALARS or a is None or (t is tuple and _int_tuple(a)):
             data.append(a)
         else:
             return _MISS
-    auto = plan.auto
-    if auto is not None and largest is not None \
-            and auto.get((largest.dtype.char, largest.size.bit_length())) is not True:
+    if largest is not None and plan.auto.get((largest.dtype.char, largest.size.bit_length())) is not True:
         return _MISS
+    return _numpy_run(op, plan, args, kwargs, data)
+
+
+def _numpy_run(op, plan, args, kwargs, data):
     try:
         r = op.ref(*data, **kwargs) if kwargs else op.ref(*data)
     except Exception as exc:
@@ -388,6 +405,25 @@ def _numpy_fast(op, plan, args, kwargs):
     key = plan.numpy_key
     calls[key] = calls.get(key, 0) + 1
     return result
+
+
+def _int_tuple(t):
+    for x in t:
+        if type(x) is not int:
+            return False
+    return True
+
+
+def _plain_keywords(kwargs):
+    """Whether no keyword holds an array (or anything else the general path must look at)."""
+    for v in kwargs.values():
+        t = type(v)
+        if v is None or t in _SCALARS or t is str or (t is tuple and _int_tuple(v)):
+            continue
+        if isinstance(v, (type, np.dtype)):
+            continue  # dtype=
+        return False
+    return True
 
 
 def _dispatch(op, plan, args, kwargs):

@@ -253,7 +253,8 @@ def intercept(op, args, kwargs):
             raise AutogradError(rule.message())
         return ans
     uargs, ukwargs, parents = _unbox(args, kwargs, top)
-    ans = intercept(op, uargs, ukwargs)
+    # boxes of outer traces left (higher-order gradients): their own level records them; else just run it
+    ans = intercept(op, uargs, ukwargs) if _find_top(uargs, ukwargs) else op.invoke(uargs, ukwargs)
     reads = primitives.READS.get(op.name)
     if reads is None:
         node = Node(op, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs))

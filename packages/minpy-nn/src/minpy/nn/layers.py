@@ -379,7 +379,7 @@ def _fastest(key, on_mxnet, on_numpy):
     policy = current_policy()
     if policy.cost_model is None or current_context().device_type != "cpu":
         return on_mxnet()
-    return choose(policy, key, {"mxnet": lambda: _settled(on_mxnet()), "numpy": lambda: _settled(on_numpy())})
+    return choose(policy, key, {"mxnet": on_mxnet, "numpy": on_numpy}, settle=_settled)
 
 
 def _settled(result):
