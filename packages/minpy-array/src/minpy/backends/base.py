@@ -71,6 +71,15 @@ class Backend:
     def astype(self, data, dtype):
         raise NotImplementedError
 
+    #: whether operators here can return views of their inputs that :meth:`shares_memory` recognises (the
+    #: dispatcher then ties such a result to its input's write counter, as NumPy views are)
+    ties_views = False
+
+    def shares_memory(self, result, data):
+        """Whether native ``result`` shares memory with native ``data`` (a view), judged without waiting for
+        the device."""
+        return False
+
     def wait(self, data):
         """Block until asynchronous work producing ``data`` is done (MXNet's engine, a GPU stream)."""
 

@@ -293,6 +293,16 @@ class CuPyBackend(Backend):
         return data.astype(dtype)
 
     # -- operators not declared in the table --------------------------------------------------------
+    ties_views = True  # reshape, transpose, ravel, squeeze... return views, as NumPy's do
+
+    def shares_memory(self, result, data):
+        # a view holds a pointer into the same allocation (the same Memory object): no kernel, no sync
+        # (cupy.shares_memory may launch one)
+        try:
+            return result.data.mem is data.data.mem and result.data.mem is not None
+        except AttributeError:
+            return False
+
     def wait(self, data):
         # kernels run in stream order: waiting for the stream that produced ``data`` waits for ``data``
         with data.device:

@@ -717,6 +717,11 @@ def _run_native(op, backend, impl, args, kwargs, arrays, ctx):
     wrapped = _wrap(result, backend)
     if expected is not None and type(wrapped) is Array and wrapped.dtype != expected:
         wrapped = Array(backend.astype(wrapped._data, expected), backend)
+    elif backend.ties_views and type(wrapped) is Array:
+        for a in arrays:  # a view of an argument: writes through either must be seen by the other's copies
+            if a._backend is backend and a._link is None and backend.shares_memory(wrapped._data, a._data):
+                wrapped._root = a._root if a._root is not None else a
+                break
     return wrapped
 
 

@@ -6,7 +6,7 @@ import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.autograd.primitives import Primitive, rule_for
+from minpy.autograd.primitives import Primitive, SliceGrad, rule_for
 from minpy.autograd.tracer import _SELECT, AutogradError, Start, Tracer, new_trace, tracing
 
 
@@ -85,7 +85,16 @@ def _toposort(end):
 
 def _accumulate(grads, node, g):
     old = grads.get(node)
-    grads[node] = g if old is None else old + g
+    if old is None:
+        grads[node] = g
+    elif type(old) is SliceGrad and type(g) is SliceGrad and old.shape == g.shape and old.dtype == g.dtype:
+        old.parts.extend(g.parts)
+    else:
+        grads[node] = _dense(old) + _dense(g)
+
+
+def _dense(g):
+    return g.dense() if type(g) is SliceGrad else g
 
 
 def backward(end, g, starts, free=False):
@@ -93,7 +102,7 @@ def backward(end, g, starts, free=False):
     With ``free``, each node drops its saved arrays once used (a graph that is walked once)."""
     grads = {end: g}
     for node in _toposort(end):
-        g = grads.pop(node, None)
+        g = _dense(grads.pop(node, None))
         if g is None or isinstance(node, Start):
             if isinstance(node, Start) and g is not None:
                 grads[node] = g
@@ -118,7 +127,7 @@ def backward(end, g, starts, free=False):
                 _accumulate(grads, parent, pg)
         if free:
             node.args = node.kwargs = node.ans = None  # free what this step kept alive
-    return [grads.get(start) for start, _ in starts]
+    return [_dense(grads.get(start)) for start, _ in starts]
 
 
 def _check_versions(node):

@@ -993,7 +993,34 @@ def _sort_vjp(g, ans, x, axis=-1, kind=None, order=None):
 
 
 defvjp("sort", _sort_vjp)
-defvjp("getitem", lambda g, ans, x, key: scatter_add(_shape(x), _dtype_of(g), key, g))
+class SliceGrad:
+    """The gradient of basic-indexed reads ``x[key]`` of one array, kept as (key, value) parts and written into
+    one zeros buffer only when the sum is needed (:meth:`dense`), instead of a full-size buffer per read and a
+    full-size addition per pair: an LSTM's gates are four slices of one array and its input is read a step at
+    a time. Only the first-order backward pass makes them (a traced ``g`` takes ``scatter_add``)."""
+
+    __slots__ = ("shape", "dtype", "parts")
+
+    def __init__(self, shape, dtype, key, value):
+        self.shape = shape
+        self.dtype = dtype
+        self.parts = [(key, value)]
+
+    def dense(self):
+        out = np.zeros(self.shape, dtype=self.dtype)
+        for key, value in self.parts:
+            # slices may overlap: add, do not overwrite (and an all-integer key reads a copy, not a view)
+            out[key] = out[key] + value
+        return out
+
+
+def _getitem_vjp(g, ans, x, key):
+    if type(g) is Array and _is_basic(key):
+        return SliceGrad(_shape(x), _dtype_of(g), key, g)
+    return scatter_add(_shape(x), _dtype_of(g), key, g)
+
+
+defvjp("getitem", _getitem_vjp)
 
 
 def check_rules_cover_table():
