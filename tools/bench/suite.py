@@ -30,51 +30,71 @@ import minpy.numpy as np
 from minpy.autograd import grad, vjp
 from minpy.backends import mxnet_backend
 from minpy.dispatch.auto import CostModel
-from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy, get_global_policy, set_global_policy
 from minpy.nn import layers
 
 LR = 1e-3
+_DEFAULT_POLICY = get_global_policy()
 
 
 # -- timing helpers ---------------------------------------------------------------------------------------------------
 class Suite:
+    """Rows are set up as they are added and timed together per workload (:meth:`flush`): samples of the
+    workload's rows alternate, so a disturbance on this small machine (another process, MXNet's worker
+    threads still spinning after its row) falls on every row alike instead of on one."""
+
     def __init__(self, quick):
         self.repeat = 3 if quick else 9
         self.target = 0.01 if quick else 0.1  # seconds per sample
         self.rows = []  # (workload, implementation, seconds or None, note)
+        self.pending = []  # [workload, implementation, fn, calls per sample, note, policy, samples]
 
-    def time(self, fn):
-        """Median seconds per call of ``fn``; calls per sample chosen so that a sample lasts ``target``."""
-        start = time.perf_counter()
-        fn()  # warm-up (and binding, caching, first-use loading)
-        first = time.perf_counter() - start
-        number = max(1, int(self.target / max(first, 1e-7)))
-        samples = []
-        for _ in range(self.repeat):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - start) / number)
-        return statistics.median(samples)
-
-    def add(self, workload, impl, make, note="", memory=False):
-        """Time the function returned by ``make()`` (setup is not timed); with ``memory``, also its peak."""
+    def add(self, workload, impl, make, note="", memory=False, policy=None):
+        """Set up the function returned by ``make()`` (not timed) and warm it up; with ``memory``, measure its
+        peak now. It is timed at the next :meth:`flush`, under ``policy`` when one is given."""
         try:
             rss_before = maxrss_mib()
             fn = make()
-            if memory:  # before the timing, so that the high-water mark is (mostly) this row's own
+            if memory:  # before any timing, so that the high-water mark is (mostly) this row's own
                 fn()
                 note = f"{note} {peak_memory(fn, rss_before)}".strip()
-            seconds = self.time(fn)
-            self.rows.append((workload, impl, seconds, note))
+            start = time.perf_counter()
+            fn()  # warm-up (and binding, caching, first-use loading, the auto policy's measurements)
+            first = time.perf_counter() - start
+            number = max(1, int(self.target / max(first, 1e-7)))
+            self.pending.append([workload, impl, fn, number, note, policy, []])
         except Exception as exc:  # a failing implementation is a result, not the end of the run
             self.rows.append((workload, impl, None, f"failed: {type(exc).__name__}: {str(exc)[:120]}"))
 
     def add_policies(self, workload, make, note="", memory=False):
         """One row per minpy policy; ``make`` is called, and the function timed, under that policy."""
         for policy in policies():
-            with policy():
-                self.add(workload, f"minpy {policy.name}", make, note, memory)
+            instance = policy()
+            with instance:
+                self.add(workload, f"minpy {policy.name}", make, note, memory, policy=instance)
+
+    def flush(self):
+        """Time the pending rows: ``repeat`` rounds, one sample of every row per round; medians per call."""
+        for _ in range(self.repeat):
+            for row in self.pending:
+                workload, impl, fn, number, note, policy, samples = row
+                if samples is None:
+                    continue  # failed in an earlier round
+                try:
+                    if policy is not None:
+                        set_global_policy(policy)
+                    start = time.perf_counter()
+                    for _ in range(number):
+                        fn()
+                    samples.append((time.perf_counter() - start) / number)
+                except Exception as exc:
+                    row[4] = f"failed: {type(exc).__name__}: {str(exc)[:120]}"
+                    row[6] = None
+                finally:
+                    set_global_policy(_DEFAULT_POLICY)
+        for workload, impl, fn, number, note, policy, samples in self.pending:
+            self.rows.append((workload, impl, statistics.median(samples) if samples else None, note))
+        self.pending = []
 
 
 def _auto():
@@ -472,7 +492,8 @@ def render(rows, elapsed, quick):
     lines = ["# Speed suite (issue 6)", "", "Generated by `hatch run bench:suite` (`tools/bench/suite.py`"
              + (" --quick" if quick else "") + f"); the whole run took {elapsed:.0f} s.", ""]
     lines += header()
-    lines += ["", "Medians of repeated samples, all in this one run; the ratio is to the first (NumPy) row of each "
+    lines += ["", "Medians of repeated samples, all in this one run, the samples of a workload's rows taken in "
+              "alternation; the ratio is to the first (NumPy) row of each "
               "workload. MXNet rows wait for the engine (wait_to_read / waitall). tracemalloc sees only Python-side "
               "(NumPy) allocations, not MXNet's; maxrss is a high-water mark (the LSTM rows run first, so that its growth is theirs), so its delta is only a rough note.", "",
               "| workload | implementation | median | ratio to NumPy | note |", "|---|---|---|---|---|"]
@@ -505,11 +526,16 @@ def main(argv=None):
     rng = onp.random.default_rng(0)
     s = Suite(args.quick)
     bench_lstm(s, rng)  # first, while the process's maxrss high-water mark is still low
+    s.flush()
     bench_add(s, mx, torch, rng)
+    s.flush()
     bench_small_grad(s, mx, hips, torch, rng)
+    s.flush()
     for n in (128, 16):
         bench_two_layer(s, mx, hips, torch, rng, n)
+        s.flush()
     bench_conv(s, mx, torch, rng)
+    s.flush()
     bench_import(s)
     s.rows.sort(key=lambda row: row[0].startswith("LSTM"))  # stable: the LSTM rows last, as in the issue
     text = render(s.rows, time.perf_counter() - start, args.quick)
