@@ -161,3 +161,22 @@ def test_measured_call_gives_numpy_answers_for_bad_input():
     with AutoPolicy(cost_model=CostModel(path=None)):
         with pytest.raises(ValueError, match="minpy.numpy.matmul"):
             np.matmul(host((3, 4)), host((3, 4)))
+
+
+@needs_mxnet
+def test_later_override_and_cleared_model_are_obeyed():
+    """Decisions already taken (and the fast path's table) give way to an override made later, and a cleared
+    model is measured afresh."""
+    model = model_with({"add": (1e-6, 1.0)})
+    policy = AutoPolicy(cost_model=model)
+    a = host()
+    with policy:
+        assert (a + a).backend == "numpy"
+        assert (a + a).backend == "numpy"  # now decided by the fast path's table
+        policy.override("add", "mxnet")
+        assert (a + a).backend == "mxnet"
+        policy.override("add", None)
+        assert (a + a).backend == "numpy"
+        model.clear()
+        model.put("add|<f8|5", {"numpy": 1.0, "mxnet": 1e-6})
+        assert (a + a).backend == "mxnet"

@@ -154,9 +154,12 @@ class CostModel:
         with self._lock:
             self._entries = {}
             self._unsaved = 0
-            self.generation += 1
+            self.generation += 1  # policies using this model drop what they decided from the old numbers
             if self.path is not None and os.path.exists(self.path):
                 os.remove(self.path)
+        from minpy.dispatch.policy import _bump
+
+        _bump()
 
     # -- copies ------------------------------------------------------------------------------------------------
     def copy_seconds(self, src, dst, nbytes, ctx):

@@ -130,6 +130,16 @@ class AutoPolicy(Policy):
         self.cost_model = cost_model if cost_model is not None else default_cost_model()
         # (operator name, dtype, size class, where the inputs are) -> backend name; "numpy" for NumPy
         self.decisions = {}
+        # operator name -> {(dtype char, size class): whether NumPy runs calls whose inputs are all on NumPy}
+        self.fast_tables = {}
+        self.model_generation = self.cost_model.generation
+
+    def forget_decisions(self):
+        """Drop every decision (they are made again from the cost model's numbers)."""
+        self.decisions.clear()
+        self.fast_tables.clear()
+        self.model_generation = self.cost_model.generation
+        _bump()
 
     def override(self, op_name, backend_name):
         """Send ``op_name`` to ``backend_name`` (``"numpy"``, ``"mxnet"``) whatever the measurements say;
@@ -138,8 +148,7 @@ class AutoPolicy(Policy):
             self.overrides.pop(op_name, None)
         else:
             self.overrides[op_name] = backend_name
-        self.decisions.clear()
-        _bump()
+        self.forget_decisions()
 
 
 # MinPy 0.3 class names

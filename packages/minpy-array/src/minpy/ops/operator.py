@@ -164,7 +164,11 @@ def _registered(name):
 
 
 def _auto_table(pol, op_name):
-    tables = pol.__dict__.setdefault("_fast_tables", {})
+    if pol.model_generation != pol.cost_model.generation:  # the model was cleared: decide again
+        pol.decisions.clear()
+        pol.fast_tables.clear()
+        pol.model_generation = pol.cost_model.generation
+    tables = pol.fast_tables
     table = tables.get(op_name)
     if table is None:
         table = tables[op_name] = {}

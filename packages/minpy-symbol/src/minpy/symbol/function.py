@@ -57,7 +57,9 @@ class _Bound:
     ``ran_forward``/``ran_backward``: whether a pass has completed once. The first pass of each kind waits for
     MXNet, so that an error in it (a kernel MXNet lacks for these shapes, memory) becomes a SymbolError naming the
     Function; later passes of the same executor run the same kernels and are left asynchronous, so that
-    nothing waits for the engine until a value is read."""
+    nothing waits for the engine until a value is read. Symbols with auxiliary states always wait: MXNet 1.9's
+    BatchNorm updates its moving statistics in the CPU backward pass without telling the engine, so a read of
+    them could overtake the update."""
 
     __slots__ = ("executor", "sig", "aux_key", "ran_forward", "ran_backward")
 
@@ -345,7 +347,7 @@ class Function:
                 outs = []
                 for o in executor.outputs:
                     o = o.copy()
-                    if not bound.ran_forward:
+                    if not bound.ran_forward or self.aux_names:
                         o.wait_to_read()
                     outs.append(Array(o.as_np_ndarray(), mxnet_backend))
                 bound.ran_forward = True
@@ -410,7 +412,7 @@ class _RecordedCall:
             executor.backward(out_grads, is_train=self.is_train)
             for n in fn.arg_names:
                 gr = executor.grad_dict[n].copy()
-                if not bound.ran_backward:
+                if not bound.ran_backward or fn.aux_names:
                     gr.wait_to_read()
                 gr = Array(gr.as_np_ndarray(), mxnet_backend)
                 want = self.arg_dtypes.get(n)
