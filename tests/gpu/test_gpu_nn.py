@@ -65,7 +65,7 @@ def test_solver_trains_on_gpu(make, shape):
     with gpu(0):
         solver = Solver(model, NDArrayIter(x, y, batch_size=32, shuffle=True, seed=0),
                         NDArrayIter(x, y, batch_size=32), update_rule="sgd_momentum",
-                        optim_config={"learning_rate": 0.05, "momentum": 0.9}, num_epochs=8, verbose=False)
+                        optim_config={"learning_rate": 0.05, "momentum": 0.9}, num_epochs=20, verbose=False)
         solver.init()
         solver.train()
     assert {p.backend for p in model.params.values()} == {"cupy"}, {k: p.backend for k, p in model.params.items()}

@@ -461,6 +461,8 @@ def _dispatch(op, plan, args, kwargs):
         except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
             result = _after_native_error(op, backend, exc, args, kwargs)
             backend = _NUMPY
+            if plan.home is not None:
+                result = _to_home(result, plan.home, ctx)
     else:
         if not chosen:
             if not plan.routes:
