@@ -162,7 +162,7 @@ class Primitive:
         if self.reads is not None:  # what the rule reads, as for table operators (READS)
             kept = _slim(uargs, parents, self.reads[0])
             if not self.reads[1] and type(ans) in (Array, Tracer):
-                kept_ans = Meta(ans)
+                kept_ans = None
         # Write counters too: a rule reading an Array argument written since (labels of a customop)
         # must fail, not give a wrong gradient.
         return box(ans, Node(self, kept, ukwargs, kept_ans, parents, record_versions(kept, ukwargs)), top)
@@ -205,8 +205,8 @@ def _shape(x):
 
 def unbroadcast(g, target):
     """Sum ``g`` down to the shape of ``target`` (undoing NumPy broadcasting)."""
-    shape = _shape(target)
-    if _shape(g) == shape:
+    shape = target.shape if type(target) is Meta or type(target) is Array else _shape(target)
+    if g.shape == shape:
         return g
     extra = g.ndim - len(shape)
     if extra > 0:
@@ -341,7 +341,12 @@ def _dtype_of(x):
 
 def _match(g, x):
     """Cast ``g`` to ``x``'s floating dtype (a float32 input gets a float32 gradient)."""
-    dt = _dtype_of(x)
+    if type(x) is Meta or type(x) is Array:
+        if g.dtype == x.dtype:
+            return g
+        dt = x.dtype
+    else:
+        dt = _dtype_of(x)
     if dt.kind == "f" and g.dtype != dt:
         return g.astype(dt)
     return g

@@ -260,7 +260,8 @@ def intercept(op, args, kwargs):
         node = Node(op, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs))
     else:
         kept = _slim(uargs, parents, reads[0])
-        node = Node(op, kept, ukwargs, ans if reads[1] or type(ans) not in (Array, Tracer) else Meta(ans),
+        # a rule that never reads the result gets None for it (backward reads node.ans only for several outputs)
+        node = Node(op, kept, ukwargs, ans if reads[1] or type(ans) not in (Array, Tracer) else None,
                     parents, record_versions(kept, ukwargs))
     return box(ans, node, top)
 
@@ -288,10 +289,22 @@ def _slim(args, parents, reads):
 def record_versions(args, kwargs):
     """``((position or keyword, write counter), ...)`` for the Array arguments a rule may read in the
     backward pass, keyword ones included (``np.clip(x, a_min=lo)``); None when there are none."""
-    versions = [(i, a._owner()._version) for i, a in enumerate(args) if type(a) is Array]
+    versions = None
+    i = 0
+    for a in args:
+        if type(a) is Array:
+            owner = a._root if a._root is not None else a
+            if versions is None:
+                versions = []
+            versions.append((i, owner._version))
+        i += 1
     if kwargs:
-        versions += [(k, v._owner()._version) for k, v in kwargs.items() if type(v) is Array]
-    return tuple(versions) or None
+        for k, v in kwargs.items():
+            if type(v) is Array:
+                if versions is None:
+                    versions = []
+                versions.append((k, v._owner()._version))
+    return None if versions is None else tuple(versions)
 
 
 def box(ans, node, trace):
