@@ -29,7 +29,7 @@ import time
 _log = logging.getLogger("minpy.dispatch")
 _FORMAT = 1
 _DEFAULT = object()
-#: measurements at or above this many seconds are not repeated (the first run is warm enough to trust)
+#: a first round of measurements at least this long (seconds) is followed by one more round, not two
 _SLOW = 0.02
 _SAVE_EVERY = 32
 
