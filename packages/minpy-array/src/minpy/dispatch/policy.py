@@ -134,6 +134,16 @@ class AutoPolicy(Policy):
         self.fast_tables = {}
         self.model_generation = self.cost_model.generation
 
+    def fast_table(self, op_name):
+        """The dispatcher's fast-path table of ``op_name``: (dtype char, size class) -> whether NumPy runs calls
+        whose inputs are all on NumPy. Everything decided is dropped first if the cost model was cleared."""
+        if self.model_generation != self.cost_model.generation:
+            self.forget_decisions()
+        table = self.fast_tables.get(op_name)
+        if table is None:
+            table = self.fast_tables[op_name] = {}
+        return table
+
     def forget_decisions(self):
         """Drop every decision (they are made again from the cost model's numbers)."""
         self.decisions.clear()

@@ -147,10 +147,9 @@ class _Plan:
             if self.fallback is not None and not pol.allow_fallback:
                 eligible = False  # the general path raises the PolicyError
         self.auto_policy = pol if routes and pol.cost_model is not None and on_cpu else None
-        self.auto = _auto_table(pol, op.name) if self.auto_policy is not None else None
-        # the fast path: None, or the function that tries it (the auto policy's also reads sizes)
-        self.fast = None if not eligible else _numpy_fast if not routes else \
-            _numpy_fast_auto if self.auto is not None else None
+        self.auto = pol.fast_table(op.name) if self.auto_policy is not None else None
+        # the fast path: None, or the function that tries it
+        self.fast = _numpy_fast if eligible and (not routes or self.auto is not None) else None
         self.numpy_key = (op.name, "numpy")
         # ufuncs called without out= always return new memory: no need to look for views of the inputs
         self.fresh = isinstance(op.ref, np.ufunc) and op.ref.nout == 1
@@ -161,22 +160,6 @@ def _registered(name):
         return get_backend(name)
     except KeyError:  # a backend the policy names that this installation does not register
         return None
-
-
-def _auto_table(pol, op_name):
-    if pol.model_generation != pol.cost_model.generation:  # the model was cleared: decide again
-        pol.decisions.clear()
-        pol.fast_tables.clear()
-        pol.model_generation = pol.cost_model.generation
-    tables = pol.fast_tables
-    table = tables.get(op_name)
-    if table is None:
-        table = tables[op_name] = {}
-    return table
-
-
-def invalidate_caches():
-    _policy._bump()
 
 
 def _make_public(op):
@@ -350,8 +333,9 @@ def _invoke(op, args, kwargs):
 
 def _numpy_fast(op, plan, args, kwargs):
     """The common case on the CPU: arguments are Arrays living on NumPy, Python scalars and tuples of ints,
-    keywords hold no arrays, and NumPy runs the call. Anything else (a raw ndarray, data on another backend,
-    ``out=``) is a _MISS and takes the general path."""
+    keywords hold no arrays, and NumPy runs the call (under the auto policy: once it has decided NumPy for this
+    dtype and size). Anything else (a raw ndarray, data on another backend, ``out=``, an undecided auto call) is
+    a _MISS and takes the general path."""
     if kwargs and not _plain_keywords(kwargs):
         return _MISS
     data = []
@@ -365,31 +349,18 @@ def _numpy_fast(op, plan, args, kwargs):
             data.append(a)
         else:
             return _MISS
+    if plan.auto is not None and not _auto_decided_numpy(plan.auto, data):
+        return _MISS
     return _numpy_run(op, plan, args, kwargs, data)
 
 
-def _numpy_fast_auto(op, plan, args, kwargs):
-    """:func:`_numpy_fast` under the auto policy: only once it has decided NumPy for this dtype and size."""
-    if kwargs and not _plain_keywords(kwargs):
-        return _MISS
-    data = []
+def _auto_decided_numpy(table, data):
+    """Whether the auto policy's table says NumPy for the dtype and size class of the largest array."""
     largest = None
-    for a in args:
-        t = type(a)
-        if t is Array:
-            if a._backend is not _NUMPY:
-                return _MISS
-            d = a._data
-            if largest is None or d.size > largest.size:
-                largest = d
-            data.append(d)
-        elif t in _SCALARS or a is None or (t is tuple and _int_tuple(a)):
-            data.append(a)
-        else:
-            return _MISS
-    if largest is not None and plan.auto.get((largest.dtype.char, largest.size.bit_length())) is not True:
-        return _MISS
-    return _numpy_run(op, plan, args, kwargs, data)
+    for d in data:
+        if type(d) is _NDARRAY and (largest is None or d.size > largest.size):
+            largest = d
+    return largest is None or table.get((largest.dtype.char, largest.size.bit_length())) is True
 
 
 def _numpy_run(op, plan, args, kwargs, data):
