@@ -8,7 +8,7 @@ reference and the fallback. MXNet and CuPy are always registered, and their libr
 first used (``import mxnet`` costs about a second, ``import cupy`` half a second and CUDA's initialisation):
 MXNet serves the CPU and, as a GPU build, ``gpu(i)``; CuPy serves ``gpu(i)`` where MXNet cannot.
 """
-from minpy.backends.base import Backend
+from minpy.backends.base import Backend, LazyBackend
 from minpy.backends.numpy_backend import NumpyBackend
 
 _registry = {}
@@ -75,5 +75,5 @@ cupy_backend = CuPyBackend()
 _registry["cupy"] = cupy_backend
 _order.append(cupy_backend)
 
-__all__ = ["Backend", "register_backend", "get_backend", "registered_backends", "available_backends",
+__all__ = ["Backend", "LazyBackend", "register_backend", "get_backend", "registered_backends", "available_backends",
            "backends_for_context", "numpy_backend", "mxnet_backend", "cupy_backend"]

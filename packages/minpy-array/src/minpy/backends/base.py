@@ -85,3 +85,24 @@ class Backend:
 
     def __repr__(self):
         return f"<minpy backend {self.name}>"
+
+
+class LazyBackend(Backend):
+    """A backend whose library is imported on first use (importing MXNet or CuPy costs a second or CUDA's
+    start-up). Subclasses implement ``_load()``: import, check, then set ``self._state`` to True or to the
+    reason the backend cannot be used, and return it."""
+
+    _state = None  # None: not tried; True: loaded; str: why it is unavailable
+
+    def available(self):
+        state = self._state
+        if state is None:
+            state = self._load()
+        return state is True
+
+    def _load(self):
+        raise NotImplementedError
+
+    def unavailable_reason(self):
+        self.available()
+        return "" if self._state is True else self._state

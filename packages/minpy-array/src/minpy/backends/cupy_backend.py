@@ -29,7 +29,7 @@ import operator as _operator
 
 import numpy as np
 
-from minpy.backends.base import Backend
+from minpy.backends.base import LazyBackend
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
@@ -116,12 +116,11 @@ def _flatten(a, order="C"):
 _METHOD_IMPLS = {"astype": _astype, "flatten": _flatten}
 
 
-class CuPyBackend(Backend):
+class CuPyBackend(LazyBackend):
     name = "cupy"
     device_types = ("gpu",)
 
     def __init__(self):
-        self._state = None  # None: not tried; True: loaded; str: why it is unavailable
         self.cp = None
         self.native_type = ()
         self.device_count = 0
@@ -129,12 +128,6 @@ class CuPyBackend(Backend):
         self._result_types = {}
 
     # -- loading ------------------------------------------------------------------------------------
-    def available(self):
-        state = self._state
-        if state is None:
-            state = self._load()
-        return state is True
-
     def _load(self):
         if importlib.util.find_spec("cupy") is None:
             self._state = ("the cupy package is not installed (pip install 'minpy-array[cuda]', or "
@@ -159,10 +152,6 @@ class CuPyBackend(Backend):
         self.device_count = count
         self._state = True
         return True
-
-    def unavailable_reason(self):
-        self.available()
-        return "" if self._state is True else self._state
 
     def gpu_unavailable_reason(self):
         if not self.available():

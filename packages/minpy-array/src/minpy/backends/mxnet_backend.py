@@ -9,7 +9,7 @@ import importlib.util
 
 import numpy as np
 
-from minpy.backends.base import Backend
+from minpy.backends.base import LazyBackend
 
 # Dtypes MXNet 1.9's numpy operators accept. No int16, unsigned wider than 8 bits, or complex types.
 _MX_DTYPES = frozenset(np.dtype(t) for t in
@@ -17,22 +17,15 @@ _MX_DTYPES = frozenset(np.dtype(t) for t in
 _BASIC_KEY_TYPES = (int, slice, type(Ellipsis), type(None))
 
 
-class MXNetBackend(Backend):
+class MXNetBackend(LazyBackend):
     name = "mxnet"
     device_types = ("cpu", "gpu")
 
     def __init__(self):
-        self._state = None  # None: not tried; True: loaded; str: why it is unavailable
         self.mx = None
         self.native_type = ()
 
     # -- loading ------------------------------------------------------------------------------------
-    def available(self):
-        state = self._state
-        if state is None:
-            state = self._load()
-        return state is True
-
     def _load(self):
         if importlib.util.find_spec("mxnet") is None:
             self._state = "the mxnet package is not installed (pip install 'minpy-array[mxnet]')"
@@ -49,10 +42,6 @@ class MXNetBackend(Backend):
         self.native_type = mx.np.ndarray
         self._state = True
         return True
-
-    def unavailable_reason(self):
-        self.available()
-        return "" if self._state is True else self._state
 
     def gpu_unavailable_reason(self):
         if not self.available():
