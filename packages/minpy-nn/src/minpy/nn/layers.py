@@ -84,7 +84,12 @@ def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
-_sigmoid.defvjp(lambda g, ans, x: g * ans * (1.0 - ans))
+def _through_sigmoid(g, s):
+    """The gradient ``g`` of a sigmoid's output ``s``, taken back through the sigmoid."""
+    return g * s * (1.0 - s)
+
+
+_sigmoid.defvjp(lambda g, ans, x: _through_sigmoid(g, ans))
 
 
 def tanh(x):
@@ -598,12 +603,7 @@ def rnn_temporal(x, h0, Wx, Wh, b):
     h : Array of shape (N, T, H)
         The hidden state after every step.
     """
-    steps = []
-    h = h0
-    for t in range(x.shape[1]):
-        h = rnn_step(x[:, t, :], h, Wx, Wh, b)
-        steps.append(h)
-    return np.stack(steps, axis=1)
+    return _over_time(lambda x_t, h: rnn_step(x_t, h, Wx, Wh, b), x, h0)
 
 
 def lstm_step(x, prev_h, prev_c, Wx, Wh, b):
@@ -644,13 +644,14 @@ def lstm_step(x, prev_h, prev_c, Wx, Wh, b):
 @primitive(reads=({0: ()}, True))
 def _lstm_gates(a):
     hidden = a.shape[1] // 4
-    ifo = 0.5 * (np.tanh(0.5 * a[:, :3 * hidden]) + 1.0)
+    ifo = _sigmoid(a[:, :3 * hidden])  # a plain call here: the primitive's own arguments are not traced
     return ifo[:, :hidden], ifo[:, hidden:2 * hidden], ifo[:, 2 * hidden:], np.tanh(a[:, 3 * hidden:])
 
 
 def _lstm_gates_vjp(grads, gates, a):
     (di, df, do, dg), (i, f, o, g) = grads, gates
-    return np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), do * o * (1.0 - o), dg * (1.0 - g * g)], axis=1)
+    return np.concatenate([_through_sigmoid(di, i), _through_sigmoid(df, f), _through_sigmoid(do, o),
+                           dg * (1.0 - g * g)], axis=1)
 
 
 _lstm_gates.defvjp(_lstm_gates_vjp)
@@ -673,13 +674,9 @@ def lstm_temporal(x, h0, Wx, Wh, b):
     h : Array of shape (N, T, H)
         The hidden state after every step.
     """
-    steps = []
-    h = h0
-    c = np.zeros(tuple(h0.shape), dtype=_float_dtype(h0))
-    for t in range(x.shape[1]):
-        h, c = lstm_step(x[:, t, :], h, c, Wx, Wh, b)
-        steps.append(h)
-    return np.stack(steps, axis=1)
+    def step(x_t, state):
+        return lstm_step(x_t, state[0], state[1], Wx, Wh, b)
+    return _over_time(step, x, (h0, np.zeros(tuple(h0.shape), dtype=_float_dtype(h0))), hidden=lambda s: s[0])
 
 
 def gru_step(x, prev_h, Wx, Wh, b, Wxh, Whh, bh):
@@ -736,12 +733,17 @@ def gru_temporal(x, h0, Wx, Wh, b, Wxh, Whh, bh):
     h : Array of shape (N, T, H)
         The hidden state after every step.
     """
-    steps = []
-    h = h0
+    return _over_time(lambda x_t, h: gru_step(x_t, h, Wx, Wh, b, Wxh, Whh, bh), x, h0)
+
+
+def _over_time(step, x, state, hidden=lambda state: state):
+    """Run ``state = step(x_t, state)`` along the time axis of ``x`` (N, T, D) and stack ``hidden(state)`` of
+    every step once, at the end (joining inside the loop would cost time quadratic in T)."""
+    outputs = []
     for t in range(x.shape[1]):
-        h = gru_step(x[:, t, :], h, Wx, Wh, b, Wxh, Whh, bh)
-        steps.append(h)
-    return np.stack(steps, axis=1)
+        state = step(x[:, t, :], state)
+        outputs.append(hidden(state))
+    return np.stack(outputs, axis=1)
 
 
 def temporal_affine(x, w, b):
