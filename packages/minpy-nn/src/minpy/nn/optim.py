@@ -26,8 +26,7 @@ def sgd(w, dw, config=None):
     next_w : Array
     config : dict
     """
-    config = {} if config is None else config
-    config.setdefault('learning_rate', 1e-2)
+    config = _with_defaults(config, learning_rate=1e-2)
     return w - config['learning_rate'] * dw, config
 
 
@@ -51,13 +50,8 @@ def sgd_momentum(w, dw, config=None):
     next_w : Array
     config : dict
     """
-    config = {} if config is None else config
-    config.setdefault('learning_rate', 1e-2)
-    config.setdefault('momentum', 0.9)
-    velocity = config.get('velocity')
-    if velocity is None:
-        velocity = np.zeros_like(w)
-    velocity = config['momentum'] * velocity - config['learning_rate'] * dw
+    config = _with_defaults(config, learning_rate=1e-2, momentum=0.9)
+    velocity = config['momentum'] * _state(config, 'velocity', w) - config['learning_rate'] * dw
     config['velocity'] = velocity
     return w + velocity, config
 
@@ -83,15 +77,9 @@ def rmsprop(w, dw, config=None):
     next_w : Array
     config : dict
     """
-    config = {} if config is None else config
-    config.setdefault('learning_rate', 1e-2)
-    config.setdefault('decay_rate', 0.99)
-    config.setdefault('epsilon', 1e-8)
-    cache = config.get('cache')
-    if cache is None:
-        cache = np.zeros_like(w)
+    config = _with_defaults(config, learning_rate=1e-2, decay_rate=0.99, epsilon=1e-8)
     decay = config['decay_rate']
-    cache = decay * cache + (1 - decay) * (dw * dw)
+    cache = decay * _state(config, 'cache', w) + (1 - decay) * (dw * dw)
     config['cache'] = cache
     return w - config['learning_rate'] * dw / (np.sqrt(cache) + config['epsilon']), config
 
@@ -119,23 +107,26 @@ def adam(w, dw, config=None):
     next_w : Array
     config : dict
     """
-    config = {} if config is None else config
-    config.setdefault('learning_rate', 1e-3)
-    config.setdefault('beta1', 0.9)
-    config.setdefault('beta2', 0.999)
-    config.setdefault('epsilon', 1e-8)
-    config.setdefault('t', 0)
-    m = config.get('m')
-    v = config.get('v')
-    if m is None:
-        m = np.zeros_like(w)
-    if v is None:
-        v = np.zeros_like(w)
+    config = _with_defaults(config, learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-8, t=0)
     beta1, beta2 = config['beta1'], config['beta2']
     t = config['t'] + 1
-    m = beta1 * m + (1 - beta1) * dw
-    v = beta2 * v + (1 - beta2) * (dw * dw)
+    m = beta1 * _state(config, 'm', w) + (1 - beta1) * dw
+    v = beta2 * _state(config, 'v', w) + (1 - beta2) * (dw * dw)
     m_hat = m / (1 - beta1 ** t)
     v_hat = v / (1 - beta2 ** t)
     config['m'], config['v'], config['t'] = m, v, t
     return w - config['learning_rate'] * m_hat / (np.sqrt(v_hat) + config['epsilon']), config
+
+
+def _with_defaults(config, **defaults):
+    """``config`` (a new dict when None) with the hyperparameters it lacks set to their defaults, in place."""
+    config = {} if config is None else config
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return config
+
+
+def _state(config, key, w):
+    """The state ``config[key]`` kept between steps; zeros shaped like ``w`` before the first step."""
+    value = config.get(key)
+    return np.zeros_like(w) if value is None else value
