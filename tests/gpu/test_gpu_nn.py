@@ -5,7 +5,7 @@ import numpy
 import pytest
 
 import minpy.numpy as np
-from gpu_support import copies, on_gpu
+from gpu_support import copies, load, on_gpu
 from minpy import stats
 from minpy.context import cpu, gpu
 from minpy.nn import layers, optim
@@ -14,18 +14,8 @@ from minpy.nn.model import ModelBase
 from minpy.nn.solver import Solver
 
 
-class TwoLayerNet(ModelBase):
-    def __init__(self, d=20, h=64, c=5):
-        super().__init__()
-        self.add_param("w1", (d, h)).add_param("b1", (h,), init_rule="constant")
-        self.add_param("w2", (h, c)).add_param("b2", (c,), init_rule="constant")
-
-    def forward(self, X, mode):
-        h = layers.relu(layers.affine(X, self.params["w1"], self.params["b1"]))
-        return layers.affine(h, self.params["w2"], self.params["b2"])
-
-    def loss(self, predict, y):
-        return layers.softmax_loss(predict, y)
+# the CPU tests' model (20-64-5, ReLU, softmax loss): the GPU group trains the same net
+TwoLayerNet = load("nn/test_solver_model.py", "minpy_gpu_solver_models").TwoLayerNet
 
 
 class SmallConvNet(ModelBase):
