@@ -9,6 +9,7 @@ Writes and views. Basic indexing gives views, as in NumPy. A view remembers the 
 they were made at and are never read once it has moved on. The version counter is public to extensions
 (autograd uses it to detect writes to arrays it has recorded).
 """
+import math as _math
 import weakref
 
 import numpy as _np
@@ -167,10 +168,7 @@ class Array:
 
     @property
     def size(self):
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return _math.prod(self.shape)
 
     @property
     def itemsize(self):

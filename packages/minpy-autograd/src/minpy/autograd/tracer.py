@@ -10,6 +10,8 @@ an outer trace is active: that is what makes ``grad(grad(f))`` exact.
 
 Outside a gradient call no interceptor is installed, so operators pay nothing for autograd.
 """
+import math
+
 import numpy as onp
 
 from minpy import extend
@@ -56,10 +58,7 @@ class Meta:
 
     @property
     def size(self):
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     def __repr__(self):
         return f"Meta(shape={self.shape}, dtype={self.dtype})"
