@@ -358,6 +358,8 @@ class Array:
         return self
 
     # -- arithmetic, comparison, bitwise ----------------------------------------------------------------
+    # Loading the operator table (minpy.ops) rebinds the forward operators (``__add__``...) to the operators'
+    # own functions, one Python call fewer; these lookups serve whatever runs before the table is loaded.
     def __add__(self, o): return _OPS["add"](self, o)
     def __radd__(self, o): return _OPS["add"](o, self)
     def __sub__(self, o): return _OPS["subtract"](self, o)

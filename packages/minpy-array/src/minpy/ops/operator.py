@@ -432,8 +432,6 @@ def _dispatch(op, plan, args, kwargs):
         except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
             result = _after_native_error(op, backend, exc, args, kwargs)
             backend = _NUMPY
-            if plan.home is not None:
-                result = _to_home(result, plan.home, ctx)
     else:
         if not chosen:
             if not plan.routes:
@@ -446,8 +444,8 @@ def _dispatch(op, plan, args, kwargs):
                     raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
                 count_fallback(op.name, reason)
         result = _run_numpy(op, args, kwargs)
-        if plan.home is not None:
-            result = _to_home(result, plan.home, ctx)
+    if backend is _NUMPY and plan.home is not None:  # NumPy ran it (by design, fallback or rerun): to the device
+        result = _to_home(result, plan.home, ctx)
     key = (op.name, backend.name)
     calls = recorder.calls
     calls[key] = calls.get(key, 0) + 1
