@@ -58,7 +58,7 @@ def _getitem(op, args, kwargs):
     policy allows it, else through NumPy on a host copy; a view the backend had to copy is a *detached view*
     (see minpy.array) that is kept in step with its base. Advanced keys give copies: the ordinary dispatch."""
     a, key = args
-    keys = _basic_keys(key) if not kwargs and isinstance(a, Array) else None
+    keys = basic_keys(key) if not kwargs and isinstance(a, Array) else None
     if keys is None:
         return _invoke(op, args, kwargs)
     backend = a._backend
@@ -88,8 +88,9 @@ def _getitem(op, args, kwargs):
 _BASIC_KEY = (int, slice, type(None), type(Ellipsis))
 
 
-def _basic_keys(key):
-    """``key`` as a tuple of ints, slices, None and Ellipsis; None when it is an advanced (or invalid) index."""
+def basic_keys(key):
+    """``key`` as a tuple of ints, slices, None and Ellipsis; None when it is an advanced (or invalid) index
+    (an index that selects each element at most once and gives a view in NumPy is basic)."""
     keys = key if type(key) is tuple else (key,)
     for k in keys:
         if type(k) not in _BASIC_KEY:
@@ -335,4 +336,4 @@ _BINARY_DUNDERS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply
 
 _install_methods()
 
-__all__ = ["Operator", "all_operators", "get_operator", "describe", "MIRRORED"]
+__all__ = ["Operator", "all_operators", "get_operator", "describe", "basic_keys", "MIRRORED"]

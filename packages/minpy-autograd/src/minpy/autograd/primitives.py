@@ -20,6 +20,7 @@ import minpy.numpy as np
 from minpy.array import Array
 from minpy.autograd.tracer import (AutogradError, Meta, Node, Tracer, _find_top, _slim, _unbox, box,
                                    record_versions)
+from minpy.ops import basic_keys
 from minpy.ops.operator import Operator, all_operators, get_operator
 
 _RULES = {}          # operator name -> rule
@@ -248,16 +249,8 @@ def _count(x, axis):
     return n
 
 
-_BASIC = (int, slice, type(None), type(Ellipsis))
-
-
-def _is_basic(key):
-    keys = key if type(key) is tuple else (key,)
-    return all(type(k) in _BASIC for k in keys)
-
-
 def _scatter_add_forward(shape, dtype, key, values):
-    if _is_basic(key):
+    if basic_keys(key) is not None:
         # basic keys select each element at most once: a plain write, on whatever backend holds the data
         # (ufunc.at below is slow and runs on the host)
         out = np.zeros(shape, dtype=dtype)
@@ -1020,7 +1013,7 @@ class SliceGrad:
 
 
 def _getitem_vjp(g, ans, x, key):
-    if type(g) is Array and _is_basic(key):
+    if type(g) is Array and basic_keys(key) is not None:
         return SliceGrad(_shape(x), _dtype_of(g), key, g)
     return scatter_add(_shape(x), _dtype_of(g), key, g)
 
