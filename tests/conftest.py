@@ -37,9 +37,9 @@ def pytest_collection_modifyitems(config, items):
 def policy(request):
     """Run the test under each dispatch policy (prefer_mxnet runs NumPy where MXNet is missing; auto is
     only_numpy there, so it runs where MXNet is installed)."""
-    from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
+    from minpy.dispatch.policy import resolve_policy
 
-    with {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy, "auto": AutoPolicy}[request.param]():
+    with resolve_policy(request.param):
         yield request.param
 
 

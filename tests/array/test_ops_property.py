@@ -23,7 +23,7 @@ from minpy import stats
 from minpy.array import Array
 from minpy.backends import get_backend
 from minpy.context import current_context
-from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.dispatch.policy import PreferMXNetPolicy, resolve_policy
 from minpy.ops import table
 from minpy.ops.operator import all_operators
 
@@ -62,7 +62,7 @@ def _calls(op, plain=False):
 
 
 def _policy(name):
-    return {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy, "auto": AutoPolicy}[name]()
+    return resolve_policy(name)
 
 
 def _to_minpy(on_mxnet):

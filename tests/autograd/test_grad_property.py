@@ -31,7 +31,7 @@ from minpy.array import Array
 from minpy.autograd import AutogradError, check_grads, vjp
 from minpy.autograd import tracer as _tracer
 from minpy.autograd.primitives import check_rules_cover_table, rule_for
-from minpy.dispatch.policy import OnlyNumPyPolicy, PreferMXNetPolicy
+from minpy.dispatch.policy import resolve_policy
 from minpy.ops import table
 from minpy.ops.operator import all_operators
 
@@ -72,12 +72,13 @@ NON_DIFFERENTIABLE = sorted(name for name, op in OPS.items()
                             if op.differentiable is False and op.kind in NONDIFF_KINDS and op.custom is None
                             and (op.kind == "ufunc" or name in DECLARED))
 
-POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy"]
+POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy",
+            pytest.param("auto", marks=pytest.mark.mxnet)]
 SECOND_ORDER_EXAMPLES = max(1, settings.default.max_examples // 3)
 
 
 def _policy(name):
-    return PreferMXNetPolicy() if name == "prefer_mxnet" else OnlyNumPyPolicy()
+    return resolve_policy(name)
 
 
 # -- where inputs lie ----------------------------------------------------------------------------------------------
