@@ -207,6 +207,9 @@ def measure_each(candidates):
     for i in range(rounds):
         started = time.perf_counter()
         for name, run in candidates.items():
+            # drop the previous round's answer first: it may hold what the run needs again (a symbol Function's
+            # executor stays with its result's graph), and a run that must get a new one times that too
+            results[name] = None
             start = time.perf_counter()
             results[name] = run()
             elapsed = time.perf_counter() - start
