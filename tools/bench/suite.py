@@ -40,8 +40,9 @@ _DEFAULT_POLICY = get_global_policy()
 # -- timing helpers ---------------------------------------------------------------------------------------------------
 class Suite:
     """Rows are set up as they are added and timed together per workload (:meth:`flush`): samples of the
-    workload's rows alternate, so a disturbance on this small machine (another process, MXNet's worker
-    threads still spinning after its row) falls on every row alike instead of on one."""
+    workload's rows alternate, in an order that rotates from round to round, so a disturbance on this small
+    machine (another process, MXNet's worker threads still spinning after an MXNet row) falls on every row
+    alike instead of on one."""
 
     def __init__(self, quick):
         self.repeat = 3 if quick else 9
@@ -75,8 +76,11 @@ class Suite:
 
     def flush(self):
         """Time the pending rows: ``repeat`` rounds, one sample of every row per round; medians per call."""
-        for _ in range(self.repeat):
-            for row in self.pending:
+        rows = self.pending
+        for r in range(self.repeat):
+            # each round starts one row further on: no row always follows the same one (a row right after an
+            # MXNet row shares the CPU with MXNet's worker threads still spinning)
+            for row in rows[r % len(rows):] + rows[:r % len(rows)]:
                 workload, impl, fn, number, note, policy, samples = row
                 if samples is None:
                     continue  # failed in an earlier round
