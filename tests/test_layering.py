@@ -2,7 +2,14 @@
 
 Layers, lowest first: minpy-array (minpy.numpy, minpy.array, minpy.dispatch), minpy-autograd,
 minpy-symbol, minpy-nn, and the minpy meta-package (minpy.core) on top.
+
+Inside each distribution the modules are in a fixed order too (:data:`MODULE_ORDER`, lowest first): a module
+imports only modules listed before it, at module level or inside a function alike, so a reader can learn each
+distribution bottom-up and no two modules import each other. A package's ``__init__`` comes after the
+submodules it gathers; importing ``pkg.sub`` runs ``pkg/__init__`` first, which is why an ``__init__`` that
+gathers its submodules must import nothing a submodule needs to see half-built.
 """
+import ast
 import subprocess
 import sys
 import tomllib
@@ -69,3 +76,80 @@ def test_meta_package_depends_on_all_others():
 
     names = {Requirement(r).name for r in _project("minpy")["dependencies"]}
     assert names >= {"minpy-array", "minpy-autograd", "minpy-symbol", "minpy-nn"}
+
+
+#: each distribution's modules, lowest first (see the module docstring)
+MODULE_ORDER = {
+    "minpy-array": [
+        "minpy.config", "minpy.routing", "minpy.context", "minpy.stats", "minpy.extend", "minpy.array_variants",
+        "minpy.backends.base", "minpy.backends.numpy_backend", "minpy.backends.mxnet_ops",
+        "minpy.backends.mxnet_backend", "minpy.backends.cupy_backend", "minpy.backends",
+        "minpy.array",
+        "minpy.dispatch.auto", "minpy.dispatch.policy", "minpy.dispatch",
+        "minpy.ops.operator", "minpy.ops.table", "minpy.ops",
+        "minpy.numpy.fft", "minpy.numpy.linalg", "minpy.numpy.random", "minpy.numpy",
+        "minpy",  # the top: its __getattr__ loads MinPy 0.3's top-level names on first use
+    ],
+    "minpy-autograd": [
+        "minpy.autograd.tracer", "minpy.autograd.primitives", "minpy.autograd.differential",
+        "minpy.autograd.custom", "minpy.autograd.gradcheck", "minpy.autograd",
+    ],
+    "minpy-symbol": ["minpy.symbol.function", "minpy.symbol.block", "minpy.symbol"],
+    "minpy-nn": [
+        "minpy.nn.init", "minpy.nn.optim", "minpy.nn.io", "minpy.nn.layers", "minpy.nn.model",
+        "minpy.nn.model_builder", "minpy.nn.solver", "minpy.nn",
+    ],
+    "minpy": [
+        "minpy.utils.gradient_checker", "minpy.utils.minprof", "minpy.utils", "minpy.primitive", "minpy.core",
+    ],
+}
+
+
+def _modules_of(dist):
+    """{module name: path} of every Python module in a distribution's ``src``."""
+    src = PACKAGES / dist / "src"
+    found = {}
+    for path in src.rglob("*.py"):
+        parts = list(path.relative_to(src).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(path, modules):
+    """(line, module) of every import of one of ``modules`` in the file, at any depth (function bodies too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # ``from pkg import sub`` imports module pkg.sub when there is one, else a name of pkg
+            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                     for alias in node.names]
+        else:
+            continue
+        for name in names:
+            # ``import a.b.c`` names a.b.c; the nearest enclosing module of ours is what it depends on
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name:
+                found.append((node.lineno, name))
+    return found
+
+
+@pytest.mark.parametrize("dist", DISTRIBUTIONS)
+def test_modules_inside_a_distribution_import_only_lower_ones(dist):
+    order = MODULE_ORDER[dist]
+    modules = _modules_of(dist)
+    assert sorted(modules) == sorted(order), (
+        f"{dist}: MODULE_ORDER must list every module exactly once; missing {sorted(set(modules) - set(order))}, "
+        f"not found {sorted(set(order) - set(modules))}")
+    rank = {name: i for i, name in enumerate(order)}
+    wrong = []
+    for name, path in modules.items():
+        for line, target in _imports(path, modules):
+            if target != name and rank[target] >= rank[name]:
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {name} imports {target}, which is not below it")
+    assert not wrong, "\n".join(wrong)

@@ -5,10 +5,13 @@ block; ``cpu()`` by default). Array arguments living elsewhere are copied there 
 counted in the op statistics (bytes and count), never hidden. Creation functions put their result on the
 current context. An array remembers its context (``Array.context``).
 
-A GPU context needs a backend that can run there (an MXNet GPU build today). Making ``gpu(i)`` current
+A GPU context needs a backend that can run there (an MXNet GPU build or CuPy). Making ``gpu(i)`` current
 without one raises :class:`ContextError` naming what is missing.
+
+Threads: ``set_context`` sets the process default, which every thread follows unless it is inside its own
+``with ctx:`` block (see :mod:`minpy.routing`); a new thread starts on the default.
 """
-import threading
+from minpy import routing
 
 
 class ContextError(RuntimeError):
@@ -38,24 +41,21 @@ class Context:
 
     def __enter__(self):
         _check_servable(self)
-        stack = _state.stack
-        stack.append(_state.current)
-        _state.current = self
+        state = routing.thread
+        state.context_stack.append(state.context)
+        state.context = self
+        state.refresh_key()
         return self
 
     def __exit__(self, *exc):
-        _state.current = _state.stack.pop()
+        state = routing.thread
+        state.context = state.context_stack.pop()
+        state.refresh_key()
         return False
 
 
-class _State(threading.local):
-    def __init__(self):
-        self.current = _CPU
-        self.stack = []
-
-
 _CPU = Context("cpu", 0)
-_state = _State()
+_default = [_CPU]  # the process default context (set_context)
 
 
 def cpu(device_id=0):
@@ -69,27 +69,37 @@ def gpu(device_id=0):
 
 
 def current_context():
-    """The context on which operators run now."""
-    return _state.current
+    """The context on which operators run now in this thread."""
+    ctx = routing.thread.context
+    return ctx if ctx is not None else _default[0]
 
 
 def set_context(ctx):
-    """Make ``ctx`` the current context of this thread (a ``with ctx:`` block does it for a region)."""
+    """Make ``ctx`` the process default context: every thread runs there unless it is inside its own
+    ``with ctx:`` block. Called inside such a block, the calling thread follows the new default from then on
+    until the block ends (MinPy 0.3 kept one global context)."""
     if not isinstance(ctx, Context):
         raise TypeError(f"set_context expects a minpy Context (cpu() or gpu(i)), got {type(ctx).__name__}")
     _check_servable(ctx)
-    _state.current = ctx
+    _default[0] = ctx
+    state = routing.thread
+    state.context = None
+    state.refresh_key()
+    routing.bump()
+
+
+#: ``check(ctx)``: raises ContextError when no backend can serve ``ctx``; installed by minpy.backends (which
+#: knows the backends; this module sits below it)
+_servable_check = [None]
 
 
 def _check_servable(ctx):
     if ctx.device_type == "cpu":
         return
-    from minpy.backends import backends_for_context  # late: backends import this module
-
-    if not backends_for_context(ctx):
-        from minpy.backends import describe_gpu_support
-
-        raise ContextError(f"cannot use {ctx!r}: {describe_gpu_support()}")
+    check = _servable_check[0]
+    if check is None:
+        raise ContextError(f"cannot use {ctx!r}: no backend is loaded (import minpy.numpy first)")
+    check(ctx)
 
 
 # MinPy 0.3 kept the current context in a global; these names keep that code working.

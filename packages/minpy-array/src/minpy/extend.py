@@ -1,24 +1,121 @@
 """The public extension point of minpy-array: intercepting operator calls.
 
 minpy-array knows nothing of autograd. An extension that must see every operator call (autograd records
-them on a tape) installs an *interceptor*: ``fn(op, args, kwargs)``, called instead of the dispatcher for
-every ``minpy.numpy`` operator and Array operator. It typically unwraps its own objects from ``args``, runs
-``op.invoke(args, kwargs)`` (the dispatcher, without interception) and wraps the result. While no
-interceptor is installed an operator pays one list lookup for this feature.
+them on a tape; a jit records a program) installs an *interceptor*: ``fn(op, args, kwargs)``, called instead of
+the dispatcher for every ``minpy.numpy`` operator and Array operator. It typically unwraps its own objects from
+``args``, runs ``op.invoke(args, kwargs)`` and wraps the result.
+
+Interceptors are per thread and stack: :func:`push_interceptor` / :func:`pop_interceptor` (or the
+:func:`intercepting` context manager) install one for the calling thread only. A call goes to the thread's top
+interceptor; inside it, ``op.invoke(args, kwargs)`` hands the call to the next interceptor down, and below the
+lowest to the dispatcher. Operators called *from* an interceptor (a gradient rule's arithmetic, say) are new
+calls and start again at the top. While no thread has an interceptor an operator pays one list lookup for this
+feature; while some thread has one, every call pays a thread-local lookup.
 
 ``op`` is a :class:`minpy.ops.operator.Operator`: ``op.name``, ``op.differentiable``, ``op.kind``.
 Arrays carry a write counter (``Array.version``) so an extension can tell whether an array it recorded has
 been written in place since.
 """
+import contextlib
+import threading
+
+#: what every operator call checks first: None while no thread has an interceptor, else :func:`_route`
 _interceptor = [None]
+_lock = threading.Lock()
+_threads_intercepting = [0]
+
+
+class _Hooks(threading.local):
+    def __init__(self):
+        self.stack = []   # this thread's interceptors, lowest first
+        self.level = -1   # index in ``stack`` of the interceptor handling the current call (-1: none)
+
+
+_hooks = _Hooks()
+
+
+def _route(op, args, kwargs):
+    """Send a call to this thread's top interceptor (or, when this thread has none, to the dispatcher)."""
+    hooks = _hooks
+    stack = hooks.stack
+    if not stack:
+        return op.dispatch(args, kwargs)
+    saved = hooks.level
+    hooks.level = len(stack) - 1
+    try:
+        return stack[-1](op, args, kwargs)
+    finally:
+        hooks.level = saved
+
+
+def call_below(op, args, kwargs):
+    """Run a call at the level below the interceptor now handling it: the next interceptor down, or the
+    dispatcher (what ``op.invoke`` does)."""
+    hooks = _hooks
+    level = hooks.level
+    if level <= 0 or level > len(hooks.stack):
+        return op.dispatch(args, kwargs)
+    hooks.level = level - 1
+    try:
+        return hooks.stack[level - 1](op, args, kwargs)
+    finally:
+        hooks.level = level
+
+
+def _changed(before, after):
+    if bool(before) != bool(after):
+        with _lock:
+            _threads_intercepting[0] += 1 if after else -1
+            _interceptor[0] = _route if _threads_intercepting[0] else None
+
+
+def push_interceptor(fn):
+    """Install ``fn(op, args, kwargs)`` on top of this thread's interceptors."""
+    stack = _hooks.stack
+    before = len(stack)
+    stack.append(fn)
+    _changed(before, len(stack))
+
+
+def pop_interceptor(fn=None):
+    """Remove this thread's top interceptor (which must be ``fn`` when given) and return it."""
+    stack = _hooks.stack
+    if not stack:
+        raise RuntimeError("pop_interceptor: this thread has no interceptor")
+    if fn is not None and stack[-1] is not fn:
+        raise RuntimeError(f"pop_interceptor: the top interceptor is {stack[-1]!r}, not {fn!r}")
+    top = stack.pop()
+    _changed(len(stack) + 1, len(stack))
+    return top
+
+
+@contextlib.contextmanager
+def intercepting(fn):
+    """``with intercepting(fn):`` - ``fn`` sees this thread's operator calls inside the block."""
+    push_interceptor(fn)
+    try:
+        yield fn
+    finally:
+        pop_interceptor(fn)
 
 
 def set_interceptor(fn):
-    """Install ``fn`` (or None to remove); returns the previous interceptor so calls can nest."""
-    previous = _interceptor[0]
-    _interceptor[0] = fn
+    """Replace this thread's interceptors by ``fn`` (None removes them); returns the previous top one. (The
+    first form of this extension point; :func:`push_interceptor` composes with other extensions.)"""
+    stack = _hooks.stack
+    previous = stack[-1] if stack else None
+    before = len(stack)
+    stack[:] = [] if fn is None else [fn]
+    _changed(before, len(stack))
     return previous
 
 
 def get_interceptor():
-    return _interceptor[0]
+    """This thread's top interceptor, or None."""
+    stack = _hooks.stack
+    return stack[-1] if stack else None
+
+
+def interceptors():
+    """This thread's interceptors, lowest first (a copy)."""
+    return list(_hooks.stack)

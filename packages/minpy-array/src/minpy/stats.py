@@ -9,6 +9,7 @@ import logging
 import time
 import warnings
 
+from minpy import routing
 from minpy.config import FallbackError, FallbackWarning, settings
 
 _log = logging.getLogger("minpy.fallback")
@@ -61,10 +62,8 @@ def count_fallback(op_name, reason):
 
 def record_op_stat(enable=True):
     """Start (or stop) timing every operator call. Counting is always on."""
-    from minpy.dispatch.policy import _bump  # late: dispatch imports this module
-
     recorder.timing = bool(enable)
-    _bump()  # operators re-plan: the fast path does not time
+    routing.bump()  # operators re-plan: the fast path does not time
 
 
 def reset_op_stat():

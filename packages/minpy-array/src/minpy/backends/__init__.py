@@ -8,7 +8,8 @@ reference and the fallback. MXNet and CuPy are always registered, and their libr
 first used (``import mxnet`` costs about a second, ``import cupy`` half a second and CUDA's initialisation):
 MXNet serves the CPU and, as a GPU build, ``gpu(i)``; CuPy serves ``gpu(i)`` where MXNet cannot.
 """
-from minpy.backends.base import Backend, LazyBackend
+from minpy import context as _context, routing
+from minpy.backends.base import Backend, Impl, LazyBackend
 from minpy.backends.numpy_backend import NumpyBackend
 
 _registry = {}
@@ -19,18 +20,14 @@ def register_backend(backend):
     """Add a backend (replacing one of the same name). Later backends come later in iteration order."""
     if not isinstance(backend, Backend):
         raise TypeError(f"register_backend expects a minpy.backends.Backend, got {type(backend).__name__}")
+    if not isinstance(backend.name, str) or not backend.name:
+        raise ValueError(f"a backend needs a non-empty string name, got {backend.name!r}")
     if backend.name in _registry:
         _order.remove(_registry[backend.name])
     _registry[backend.name] = backend
     _order.append(backend)
-    _invalidate_dispatch_caches()
+    routing.bump()  # every operator plans its routes again, seeing the new backend
     return backend
-
-
-def _invalidate_dispatch_caches():
-    from minpy.ops.operator import invalidate_caches  # late: ops import backends
-
-    invalidate_caches()
 
 
 def get_backend(name):
@@ -59,6 +56,14 @@ def describe_gpu_support():
     return "no installed backend can run on a GPU (" + "; ".join(reasons) + ")"
 
 
+def _check_servable(ctx):
+    if not backends_for_context(ctx):
+        raise _context.ContextError(f"cannot use {ctx!r}: {describe_gpu_support()}")
+
+
+_context._servable_check[0] = _check_servable
+
+
 numpy_backend = NumpyBackend()
 _registry["numpy"] = numpy_backend
 _order.append(numpy_backend)
@@ -75,5 +80,5 @@ cupy_backend = CuPyBackend()
 _registry["cupy"] = cupy_backend
 _order.append(cupy_backend)
 
-__all__ = ["Backend", "LazyBackend", "register_backend", "get_backend", "registered_backends", "available_backends",
+__all__ = ["Backend", "Impl", "LazyBackend", "register_backend", "get_backend", "registered_backends", "available_backends",
            "backends_for_context", "numpy_backend", "mxnet_backend", "cupy_backend"]

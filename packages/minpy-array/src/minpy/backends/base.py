@@ -1,4 +1,25 @@
-"""The backend protocol."""
+"""The backend protocol, and :class:`Impl`: how one backend implements one operator."""
+
+
+class Impl:
+    """How one backend implements an operator (an entry of the operator table, :mod:`minpy.ops.table`).
+
+    ``spec``: what the backend resolves to a callable (for MXNet: ``"np.add"``, ``"npx.relu"``,
+    ``"adapter:name"`` for a function in :mod:`minpy.backends.mxnet_ops`). ``kwargs``: keyword names it
+    accepts (others, unless None-valued, send the call to NumPy). ``dtypes``: dtype kinds it accepts
+    (``"fiub"`` letters; None for all the backend supports). ``accepts(args, kwargs)``: returns None when the
+    call can run here, else the reason it cannot. ``note``: documentation for the coverage report.
+    """
+
+    __slots__ = ("spec", "kwargs", "dtypes", "accepts", "note", "fn")
+
+    def __init__(self, spec, kwargs=(), dtypes=None, accepts=None, note=""):
+        self.spec = spec
+        self.kwargs = frozenset(kwargs)
+        self.dtypes = dtypes
+        self.accepts = accepts
+        self.note = note
+        self.fn = None
 
 
 class Backend:

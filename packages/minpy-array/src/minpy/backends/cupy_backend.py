@@ -29,7 +29,8 @@ import operator as _operator
 
 import numpy as np
 
-from minpy.backends.base import LazyBackend
+from minpy.backends.base import Impl, LazyBackend
+from minpy.context import Context, current_context
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
@@ -177,8 +178,6 @@ class CuPyBackend(LazyBackend):
         return data.dtype
 
     def context_of(self, data):
-        from minpy.context import Context
-
         return Context("gpu", data.device.id)
 
     def adopt(self, data):
@@ -190,8 +189,6 @@ class CuPyBackend(LazyBackend):
     def _device_for(self, ctx):
         if ctx is not None and ctx.device_type == "gpu":
             return ctx.device_id
-        from minpy.context import current_context
-
         cur = current_context()
         return cur.device_id if cur.device_type == "gpu" else self.cp.cuda.runtime.getDevice()
 
@@ -319,8 +316,6 @@ class CuPyBackend(LazyBackend):
         return EXCLUDED.get(op.name)
 
     def _make_impl(self, op):
-        from minpy.ops.operator import Impl
-
         if self.exclusion_reason(op) is not None:
             return None
         name = op.name
@@ -501,13 +496,11 @@ def _bool_result(fn):
 
 def _on_context_device(fn, cp):
     """``fn`` run on the device of the current minpy context (only wrapped when several GPUs are visible)."""
-    from minpy.context import _state
-
     get_device = cp.cuda.runtime.getDevice
     device = cp.cuda.Device
 
     def call(*args, **kwargs):
-        want = _state.current.device_id
+        want = current_context().device_id
         if want == get_device():
             return fn(*args, **kwargs)
         with device(want):

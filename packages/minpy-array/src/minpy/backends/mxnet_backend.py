@@ -10,6 +10,7 @@ import importlib.util
 import numpy as np
 
 from minpy.backends.base import LazyBackend
+from minpy.context import Context
 
 # Dtypes MXNet 1.9's numpy operators accept. No int16, unsigned wider than 8 bits, or complex types.
 _MX_DTYPES = frozenset(np.dtype(t) for t in
@@ -71,8 +72,6 @@ class MXNetBackend(LazyBackend):
         return np.dtype(data.dtype)
 
     def context_of(self, data):
-        from minpy.context import Context
-
         c = data.ctx
         return Context("gpu" if c.device_type == "gpu" else "cpu", c.device_id if c.device_type == "gpu" else 0)
 

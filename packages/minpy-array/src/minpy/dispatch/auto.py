@@ -26,6 +26,11 @@ import tempfile
 import threading
 import time
 
+import numpy as np
+
+from minpy import routing
+from minpy.backends import numpy_backend
+
 _log = logging.getLogger("minpy.dispatch")
 _FORMAT = 1
 _DEFAULT = object()
@@ -157,9 +162,7 @@ class CostModel:
             self.generation += 1  # policies using this model drop what they decided from the old numbers
             if self.path is not None and os.path.exists(self.path):
                 os.remove(self.path)
-        from minpy.dispatch.policy import _bump
-
-        _bump()
+        routing.bump()
 
     # -- copies ------------------------------------------------------------------------------------------------
     def copy_seconds(self, src, dst, nbytes, ctx):
@@ -175,10 +178,6 @@ class CostModel:
 def _measure_copies(src, dst, ctx):
     """[seconds per copy, seconds per byte] of moving float64 data from ``src`` to ``dst``, fitted through a
     small and a large copy."""
-    import numpy as np
-
-    from minpy.backends import numpy_backend
-
     points = []
     for n in (16, 1 << 20):
         host = np.ones(n)

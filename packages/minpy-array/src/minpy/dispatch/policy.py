@@ -15,10 +15,15 @@ otherwise. GPU backends (MXNet GPU builds, CuPy) serve only GPU contexts, so one
 
 Set one globally with ``set_global_policy`` or for a region with ``with policy:`` (policies are context
 managers); ``wrap_policy(policy)`` makes a decorator that runs a function under a policy.
+
+Threads: ``set_global_policy`` sets the process default, which every thread follows unless it is inside its
+own ``with policy:`` block (see :mod:`minpy.routing`); a new thread starts under the default.
 """
 import functools
 import json
-import threading
+
+from minpy import routing
+from minpy.dispatch.auto import default_cost_model
 
 
 class PolicyError(NotImplementedError):
@@ -43,14 +48,16 @@ class Policy:
         """Called when ``op_name`` raised on ``backend_name`` and then ran on NumPy."""
 
     def __enter__(self):
-        _state.stack.append(_state.policy)
-        _state.policy = self
-        _bump()
+        state = routing.thread
+        state.policy_stack.append(state.policy)
+        state.policy = self
+        state.refresh_key()
         return self
 
     def __exit__(self, *exc):
-        _state.policy = _state.stack.pop()
-        _bump()
+        state = routing.thread
+        state.policy = state.policy_stack.pop()
+        state.refresh_key()
         return False
 
     def __repr__(self):
@@ -88,7 +95,7 @@ class AutoBlacklistPolicy(Policy):
     def native_error(self, op_name, backend_name, exc):
         if op_name not in self.blacklist:
             self.blacklist.add(op_name)
-            _bump()
+            routing.bump()
 
     def save(self, path):
         """Write the blacklist as JSON."""
@@ -102,7 +109,7 @@ class AutoBlacklistPolicy(Policy):
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError(f"{path}: expected a JSON list of operator names")
         self.blacklist.update(names)
-        _bump()
+        routing.bump()
 
 
 class AutoPolicy(Policy):
@@ -124,8 +131,6 @@ class AutoPolicy(Policy):
     preference = ("mxnet", "cupy")
 
     def __init__(self, overrides=None, cost_model=None):
-        from minpy.dispatch.auto import default_cost_model
-
         self.overrides = dict(overrides or {})
         self.cost_model = cost_model if cost_model is not None else default_cost_model()
         # (operator name, dtype, size class, where the inputs are) -> backend name; "numpy" for NumPy
@@ -149,7 +154,7 @@ class AutoPolicy(Policy):
         self.decisions.clear()
         self.fast_tables.clear()
         self.model_generation = self.cost_model.generation
-        _bump()
+        routing.bump()
 
     def override(self, op_name, backend_name):
         """Send ``op_name`` to ``backend_name`` (``"numpy"``, ``"mxnet"``) whatever the measurements say;
@@ -170,21 +175,11 @@ _BY_NAME = {"prefer_mxnet": PreferMXNetPolicy, "only_numpy": OnlyNumPyPolicy,
             "only_mxnet": OnlyMXNetPolicy, "auto_blacklist": AutoBlacklistPolicy, "auto": AutoPolicy}
 
 
-class _State(threading.local):
-    def __init__(self):
-        self.policy = _default
-        self.stack = []
-
-
 # auto: on the CPUs measured (docs/bench-suite.md) it is ahead of prefer_mxnet on every workload
 _default = AutoPolicy()
-_state = _State()
-# Bumped whenever the active policy or its routing changes, so that per-operator routing caches expire.
-_generation = [0]
-
-
-def _bump():
-    _generation[0] += 1
+# kept for code that read these names; the counter lives in minpy.routing
+_generation = routing.generation
+_bump = routing.bump
 
 
 def resolve_policy(policy):
@@ -201,21 +196,24 @@ def resolve_policy(policy):
 
 
 def set_global_policy(policy):
-    """Make ``policy`` (a name such as ``"only_numpy"``, a Policy class or instance) the default of every
-    thread that has not set its own."""
+    """Make ``policy`` (a name such as ``"only_numpy"``, a Policy class or instance) the process default:
+    every thread runs under it unless it is inside its own ``with policy:`` block. Called inside such a block,
+    the calling thread follows the new default from then on until the block ends."""
     global _default
     _default = resolve_policy(policy)
-    _state.policy = _default
-    _bump()
-
-
-def get_global_policy():
-    """The policy in force in this thread."""
-    return _state.policy
+    state = routing.thread
+    state.policy = None
+    state.refresh_key()
+    routing.bump()
 
 
 def current_policy():
-    return _state.policy
+    """The policy in force in this thread."""
+    policy = routing.thread.policy
+    return policy if policy is not None else _default
+
+
+get_global_policy = current_policy  # MinPy 0.3's name
 
 
 def wrap_policy(policy):

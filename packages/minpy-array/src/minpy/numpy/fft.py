@@ -1,6 +1,6 @@
 """``minpy.numpy.fft``: the public callables of ``numpy.fft``, generated from the operator table."""
 import numpy as _np
 
-from minpy.numpy import _populate
+from minpy.ops import populate
 
-_populate(globals(), _np.fft, "fft")
+populate(globals(), _np.fft, "fft")

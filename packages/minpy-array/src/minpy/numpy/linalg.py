@@ -1,6 +1,6 @@
 """``minpy.numpy.linalg``: the public callables of ``numpy.linalg``, generated from the operator table."""
 import numpy as _np
 
-from minpy.numpy import _populate
+from minpy.ops import populate
 
-_populate(globals(), _np.linalg, "linalg")
+populate(globals(), _np.linalg, "linalg")

@@ -1,6 +1,6 @@
 """``minpy.numpy.random``: the public callables of ``numpy.random``, generated from the operator table."""
 import numpy as _np
 
-from minpy.numpy import _populate
+from minpy.ops import populate
 
-_populate(globals(), _np.random, "random")
+populate(globals(), _np.random, "random")

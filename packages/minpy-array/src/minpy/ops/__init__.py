@@ -4,6 +4,7 @@ import types
 
 import numpy as np
 
+from minpy import extend as _extend
 from minpy.array import _OPS, Array, _link_view
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.ops import table as _table
@@ -147,10 +148,8 @@ _IN_PLACE = {"add": _py_operator.iadd, "subtract": _py_operator.isub, "multiply"
 
 def _inplace(name, a, b):
     """``a op= b`` with NumPy's semantics: same-kind casting back into ``a``'s dtype, the buffer kept."""
-    from minpy.extend import _interceptor
-
     op = get_operator(name)
-    if _interceptor[0] is None and (a._backend is _NUMPY or (_NUMPY1 and a.ndim == 0)):
+    if (_extend._interceptor[0] is None or not _extend._hooks.stack) and (a._backend is _NUMPY or (_NUMPY1 and a.ndim == 0)):
         # NumPy's own in-place operator decides: its fast path for ** 2, ** 0.5... keeps dtypes numpy.power
         # would promote, and NumPy 1.x casts by value with the output in view for 0-d arrays
         buffer = a._data if a._backend is _NUMPY else np.array(a.asnumpy())
@@ -336,4 +335,21 @@ _BINARY_DUNDERS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply
 
 _install_methods()
 
-__all__ = ["Operator", "all_operators", "get_operator", "describe", "basic_keys", "MIRRORED"]
+def populate(namespace, numpy_module, prefix):
+    """Fill a ``minpy.numpy`` module's ``namespace`` from ``numpy_module``: the operators of the table under
+    ``prefix`` (``""``, ``"linalg"``...), and NumPy's own constants, dtypes and classes for the rest."""
+    operators = all_operators()
+    for attr in dir(numpy_module):
+        if attr.startswith("_"):
+            continue
+        full = f"{prefix}.{attr}" if prefix else attr
+        op = operators.get(full)
+        if op is not None:
+            namespace[attr] = op.public
+        elif attr not in namespace:
+            value = getattr(numpy_module, attr)
+            if not isinstance(value, types.ModuleType):
+                namespace[attr] = value  # constants, dtypes, classes
+
+
+__all__ = ["Operator", "all_operators", "get_operator", "describe", "basic_keys", "populate", "MIRRORED"]

@@ -13,12 +13,14 @@ import math
 
 import numpy as np
 
-from minpy import extend as _extend
+from minpy import extend as _extend, routing
 from minpy.array import _OPS, Array
 from minpy.backends import get_backend, numpy_backend as _NUMPY
-from minpy.context import _CPU, _state as _ctx_state
-from minpy.dispatch import policy as _policy
-from minpy.dispatch.policy import PolicyError
+from minpy.backends.base import Impl  # noqa: F401  (the operator table's records use it; kept importable here)
+from minpy.config import settings
+from minpy.context import _CPU, current_context
+from minpy.dispatch import auto as _auto
+from minpy.dispatch.policy import PolicyError, current_policy
 from minpy.stats import count_fallback, perf_counter, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
@@ -27,27 +29,6 @@ _SCALARS = (int, float, bool, complex)
 _NDARRAY = np.ndarray
 _GENERIC = np.generic
 _registry = {}  # operator name -> Operator
-
-
-class Impl:
-    """How one backend implements an operator.
-
-    ``spec``: what the backend resolves to a callable (for MXNet: ``"np.add"``, ``"npx.relu"``,
-    ``"adapter:name"`` for a function in :mod:`minpy.backends.mxnet_ops`). ``kwargs``: keyword names it
-    accepts (others, unless None-valued, send the call to NumPy). ``dtypes``: dtype kinds it accepts
-    (``"fiub"`` letters; None for all the backend supports). ``accepts(args, kwargs)``: returns None when the
-    call can run here, else the reason it cannot. ``note``: documentation for the coverage report.
-    """
-
-    __slots__ = ("spec", "kwargs", "dtypes", "accepts", "note", "fn")
-
-    def __init__(self, spec, kwargs=(), dtypes=None, accepts=None, note=""):
-        self.spec = spec
-        self.kwargs = frozenset(kwargs)
-        self.dtypes = dtypes
-        self.accepts = accepts
-        self.note = note
-        self.fn = None
 
 
 class Operator:
@@ -76,7 +57,12 @@ class Operator:
         return f"<minpy operator {self.name}: {', '.join(['numpy', *self.impls])}>"
 
     def invoke(self, args, kwargs):
-        """Run the operator without the interceptor (for extensions that intercept calls)."""
+        """Run the call one level down: from inside an interceptor, the next interceptor of this thread below
+        it, or the dispatcher (see :mod:`minpy.extend`)."""
+        return _extend.call_below(self, args, kwargs)
+
+    def dispatch(self, args, kwargs):
+        """Run the call on a backend, bypassing every interceptor."""
         if self.custom is not None:
             return self.custom(self, args, kwargs)
         return _invoke(self, args, kwargs)
@@ -86,30 +72,36 @@ class Operator:
         return self.plan().routes
 
     def plan(self):
-        """How calls run under the current policy and context (cached until either changes)."""
+        """How calls run under this thread's policy and context (cached until either changes)."""
         plan = self._plan
-        if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
+        if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
             plan = self._plan = _Plan(self)
         return plan
+
+
+_generation = routing.generation
+_thread = routing.thread
 
 
 class _Plan:
     """What the dispatcher needs to know about an operator under one policy and context, worked out once.
 
-    ``routes``: the (backend, impl) pairs to try, in order. ``fallback``: when there are none, why NumPy runs
+    A plan is valid while ``gen`` equals :data:`minpy.routing.generation` and ``key`` is the calling thread's
+    routing key (its policy and context). ``routes``: the (backend, impl) pairs to try, in order. ``fallback``: when there are none, why NumPy runs
     (counted as a fallback) or None when that is by design. ``fast``: None, or the function that lets a call
     whose array arguments all live on NumPy skip the general dispatcher (when there is no native route to try,
     or the auto policy has already decided NumPy for that dtype and size: ``auto``, (dtype char, size class)
     -> True). ``home``: the backend where results belong under a GPU context.
     """
 
-    __slots__ = ("gen", "ctx", "routes", "fallback", "fast", "fresh", "auto", "auto_policy", "home", "numpy_key")
+    __slots__ = ("gen", "key", "policy", "ctx", "routes", "fallback", "fast", "fresh", "auto", "auto_policy", "home",
+                 "numpy_key")
 
     def __init__(self, op):
-        pol = _policy._state.policy
-        ctx = _ctx_state.current
-        self.gen = _policy._generation[0]
-        self.ctx = ctx
+        self.gen = _generation[0]  # read first: a change made while planning leaves this plan stale
+        self.key = _thread.key
+        self.policy = pol = current_policy()
+        self.ctx = ctx = current_context()
         self.home = None
         on_cpu = ctx.device_type == "cpu"
         routes = []
@@ -173,8 +165,8 @@ def _make_public(op):
                 return hook(op, args, kwargs)
             return custom(op, args, kwargs)
     else:
-        generation = _policy._generation
-        ctx_state = _ctx_state
+        generation = _generation
+        thread = _thread
 
         def call(*args, **kwargs):
             hook = interceptor[0]
@@ -183,7 +175,7 @@ def _make_public(op):
             plan = op._plan
             # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
             if plan is not None and plan.fast is not None and plan.gen == generation[0] \
-                    and plan.ctx is ctx_state.current:
+                    and plan.key is thread.key:
                 result = plan.fast(op, plan, args, kwargs)
                 if result is not _MISS:
                     return result
@@ -322,7 +314,7 @@ _MISS = object()
 
 def _invoke(op, args, kwargs):
     plan = op._plan
-    if plan is None or plan.gen != _policy._generation[0] or plan.ctx is not _ctx_state.current:
+    if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
         plan = op.plan()
     if plan.fast is not None:
         result = plan.fast(op, plan, args, kwargs)
@@ -439,7 +431,7 @@ def _dispatch(op, plan, args, kwargs):
             elif op.numpy_reason is not None:
                 reason = None
             if reason is not None:
-                pol = _policy._state.policy
+                pol = plan.policy
                 if not pol.allow_fallback:
                     raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
                 count_fallback(op.name, reason)
@@ -526,8 +518,6 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
     """Run the call on NumPy and on ``backend`` with inputs already in place on both and time each.
     Returns ({backend name: seconds}, the faster result, the faster backend), or (None, NumPy's result,
     NumPy) when the native run raised."""
-    from minpy.dispatch.auto import measure_each
-
     for a in arrays:  # copies are priced separately; make them now, outside the timings
         a._get(_NUMPY)
         a._get(backend, ctx)
@@ -540,7 +530,7 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
                 backend.wait(r._data)
         return out
     try:
-        results, times = measure_each({"numpy": lambda: _run_numpy(op, args, kwargs), backend.name: native})
+        results, times = _auto.measure_each({"numpy": lambda: _run_numpy(op, args, kwargs), backend.name: native})
     except Exception as exc:
         return None, _after_native_error(op, backend, exc, args, kwargs), _NUMPY
     winner = backend if times[backend.name] < times["numpy"] else _NUMPY
@@ -665,8 +655,6 @@ def arrays_in(values):
 
 
 def _default_float(result, kwargs):
-    from minpy.config import settings
-
     dt = settings.default_float
     if dt is not None and kwargs.get("dtype") is None and isinstance(result, _NDARRAY) \
             and result.dtype == np.float64:
@@ -684,8 +672,6 @@ def _run_native(op, backend, impl, args, kwargs, arrays, ctx):
                   if v is not None or k in impl.kwargs}
     result = impl.fn(*nargs, **kwargs)
     if op.float_default:
-        from minpy.config import settings
-
         if settings.default_float is not None and kwargs.get("dtype") is None \
                 and np.dtype(result.dtype) == np.float64:
             result = result.astype(settings.default_float)
@@ -701,7 +687,7 @@ def _run_native(op, backend, impl, args, kwargs, arrays, ctx):
 
 
 def _after_native_error(op, backend, exc, args, kwargs):
-    pol = _policy._state.policy
+    pol = current_policy()
     result = _run_numpy(op, args, kwargs)  # raises NumPy's error (named) when the input was bad
     first_line = str(exc).strip().splitlines()
     detail = f"{type(exc).__name__}: {first_line[0] if first_line else ''}"

@@ -39,7 +39,9 @@ import operator as _operator
 
 import numpy as np
 
-from minpy.ops.operator import Impl
+from minpy.array import Array
+from minpy.backends import mxnet_backend
+from minpy.backends.base import Impl
 
 # Dtype kinds MXNet 1.9 computes with NumPy's results (booleans are left to NumPy for arithmetic: MXNet does
 # not implement NumPy's bool + bool == logical or).
@@ -132,8 +134,6 @@ def _creation_dtype_ok(position):
                 dt = np.dtype(dtype)
             except TypeError:
                 return f"dtype {dtype!r}"
-            from minpy.backends import mxnet_backend
-
             if not mxnet_backend.supports_dtype(dt):
                 return f"MXNet has no dtype {dt}"
         # MXNet arrays are always C-ordered; 'K' and 'A' give C order for the arrays minpy hands MXNet, and
@@ -151,8 +151,6 @@ def _like_dtype_ok(args, kwargs):
 
 def _seq_arrays(args, kwargs):
     seq = args[0] if args else kwargs.get("arrays")
-    from minpy.array import Array
-
     if not isinstance(seq, (list, tuple)) or not seq or not all(type(x) is Array for x in seq):
         return "the sequence holds non-Array items"
     dtypes = {x.dtype for x in seq}
@@ -268,8 +266,6 @@ def _clip_bounds_ok(args, kwargs):
 
 
 def _where_ok(args, kwargs):
-    from minpy.array import Array
-
     if len(args) != 3 or not all(type(x) is Array for x in args):
         return "where with one argument or scalar branches"
     if args[1].dtype != args[2].dtype:

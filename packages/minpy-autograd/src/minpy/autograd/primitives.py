@@ -14,10 +14,13 @@ semantics and HIPS autograd; so do information functions, random numbers and cre
 operator without a rule raises :class:`AutogradError` when a traced value reaches it (unless its result holds
 no floating-point data), naming the operator and how to give it a gradient (:func:`defvjp`).
 """
+import sys
+
 import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
+from minpy.autograd import tracer as _tracer_module
 from minpy.autograd.tracer import (AutogradError, Meta, Node, Tracer, _find_top, _slim, _unbox, box,
                                    record_versions)
 from minpy.ops import basic_keys
@@ -1037,6 +1040,8 @@ def rule_for_safe(op):
         return None
     return None if isinstance(rule, _CheckOutput) else rule
 
+
+_tracer_module._PRIMITIVES[0] = sys.modules[__name__]  # the tracer finds the rules here (see tracer._PRIMITIVES)
 
 __all__ = ["defvjp", "defvjp_seq", "primitive", "Primitive", "unbroadcast", "check_rules_cover_table",
            "get_operator"]

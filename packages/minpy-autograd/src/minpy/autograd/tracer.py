@@ -8,17 +8,28 @@ the operator, its (unboxed) arguments and result. The backward pass walks the no
 calls each operator's vector-Jacobian product, written in ``minpy.numpy`` and therefore itself traced when
 an outer trace is active: that is what makes ``grad(grad(f))`` exact.
 
-Outside a gradient call no interceptor is installed, so operators pay nothing for autograd.
+Outside a gradient call no interceptor is installed, so operators pay nothing for autograd. Traces are per
+thread: the interceptor is installed for the thread that runs the gradient call only, and trace numbers are
+unique across threads.
 """
+import itertools
 import math
+import threading
 
 import numpy as onp
 
 from minpy import extend
 from minpy.array import Array
 
-_TRACE = [0]          # last trace number handed out
-_ACTIVE = [0]         # how many gradient calls are running (the interceptor is installed while > 0)
+_TRACE_NUMBERS = itertools.count(1)  # next() on a count is atomic: threads never share a trace number
+
+
+class _ThreadTracing(threading.local):
+    def __init__(self):
+        self.active = 0  # how many gradient calls this thread is running (the interceptor is installed while > 0)
+
+
+_tracing_state = _ThreadTracing()
 
 
 class AutogradError(TypeError):
@@ -131,9 +142,7 @@ class Tracer:
     def __setitem__(self, key, value):
         # A write into a traced array is recorded as a functional update: the tracer now stands for the
         # updated array, whose gradient flows to the old value (outside ``key``) and to ``value``.
-        from minpy.autograd.primitives import functional_setitem
-
-        updated = functional_setitem(self, key, value)
+        updated = _PRIMITIVES[0].functional_setitem(self, key, value)
         if not isinstance(updated, Tracer):
             raise AutogradError("internal error: a traced write produced no trace")
         self._value, self._node, self._trace = updated._value, updated._node, updated._trace
@@ -165,25 +174,26 @@ _borrow_array_methods()
 
 
 def new_trace():
-    _TRACE[0] += 1
-    return _TRACE[0]
+    return next(_TRACE_NUMBERS)
 
 
 class tracing:
-    """Context manager: the interceptor is installed while at least one gradient call is running."""
+    """Context manager: this thread's interceptor is installed while at least one of its gradient calls runs."""
 
-    __slots__ = ("previous",)
+    __slots__ = ()
 
     def __enter__(self):
-        if _ACTIVE[0] == 0:
-            self.previous = extend.set_interceptor(intercept)
-        _ACTIVE[0] += 1
+        state = _tracing_state
+        if state.active == 0:
+            extend.push_interceptor(intercept)
+        state.active += 1
         return self
 
     def __exit__(self, *exc):
-        _ACTIVE[0] -= 1
-        if _ACTIVE[0] == 0:
-            extend.set_interceptor(self.previous)
+        state = _tracing_state
+        state.active -= 1
+        if state.active == 0:
+            extend.pop_interceptor(intercept)
         return False
 
 
@@ -213,6 +223,8 @@ _VALUE_KINDS = frozenset(("creation", "random", "shape"))
 _VALUE_NAMES = frozenset(("modf", "divmod", "ldexp", "frexp", "nextafter"))
 
 
+#: the rules module (minpy.autograd.primitives), which registers itself here when it loads: it sits above this
+#: module (it builds on Tracer and Node), so this module never imports it
 _PRIMITIVES = [None]
 
 
@@ -223,9 +235,6 @@ def intercept(op, args, kwargs):
     if top == 0:
         return op.invoke(args, kwargs)
     primitives = _PRIMITIVES[0]
-    if primitives is None:
-        from minpy.autograd import primitives  # late: it imports this module
-        _PRIMITIVES[0] = primitives
 
     if kwargs and kwargs.get("out") is not None:
         raise AutogradError(f"minpy.numpy.{op.name}(..., out=...) with a traced argument writes into an array "
