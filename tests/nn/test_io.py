@@ -401,3 +401,85 @@ def test_split_iterators_sizes_and_alignment():
     assert split_iterators(x, y, xt, yt, batch_size=6, val_fraction=0.1)[1].num_data == 6  # at least one batch
     with pytest.raises(ValueError, match="val_fraction"):
         split_iterators(x, y, xt, yt, batch_size=4, val_fraction=1.5)
+
+
+# -- parts for data-parallel workers ----------------------------------------------------------------------------------
+@given(n=st.integers(1, 60), parts=st.integers(1, 7), batch_size=st.integers(1, 8), shuffle=st.booleans(),
+       handle=st.sampled_from(["pad", "discard", "roll_over"]))
+def test_parts_are_disjoint_equal_and_strided(n, parts, batch_size, shuffle, handle):
+    data, label = dataset(n)
+    if n < parts:
+        with pytest.raises(ValueError, match="cannot split"):
+            NDArrayIter(data, label, num_parts=parts, part_index=0)
+        return
+    size = n // parts
+    seen = []
+    counts = set()
+    for k in range(parts):
+        it = NDArrayIter(data, label, batch_size=min(batch_size, size), shuffle=shuffle, seed=k,
+                         last_batch_handle=handle, num_parts=parts, part_index=k)
+        assert (it.num_data, it.num_parts, it.part_index) == (size, parts, k)
+        rows = host(it.data[0][1])[:, 0].astype(int)
+        numpy.testing.assert_array_equal(rows, numpy.arange(k, n, parts)[:size])  # every parts-th from k
+        numpy.testing.assert_array_equal(host(it.label[0][1]), 1000 + rows)       # labels stay aligned
+        seen.extend(rows.tolist())
+        batches = served(it)
+        counts.add(len(batches))
+        for got, labels, _, _ in batches:
+            numpy.testing.assert_array_equal(labels, 1000 + got)
+    assert len(seen) == len(set(seen)) == size * parts      # disjoint; at most parts - 1 examples left out
+    assert len(counts) == 1                                 # every worker takes as many steps
+
+
+def test_parts_of_unshuffled_batches_make_the_whole_batch():
+    """Batch i of the parts together is batch i of the whole data with num_parts times the batch size (what
+    the data-parallel equivalence test relies on)."""
+    data, label = dataset(48)
+    whole = [set(rows.tolist()) for rows, _, _, _ in served(NDArrayIter(data, label, batch_size=12))]
+    parts = [served(NDArrayIter(data, label, batch_size=4, num_parts=3, part_index=k)) for k in range(3)]
+    for i, batch in enumerate(whole):
+        assert set().union(*(set(p[i][0].tolist()) for p in parts)) == batch
+
+
+def test_shard_keeps_the_settings():
+    data, label = dataset(30)
+    it = NDArrayIter({"x": data}, {"y": label}, batch_size=4, shuffle=True, seed=3, last_batch_handle="discard")
+    part = it.shard(3, 2)
+    assert isinstance(part, NDArrayIter) and part is not it
+    assert (part.num_data, part.batch_size, part.shuffle, part.seed, part.last_batch_handle) == \
+        (10, 4, True, 3, "discard")
+    assert part.provide_data == [("x", (4, 3))] and part.provide_label == [("y", (4,))]
+    assert "part 2 of 3" in repr(part)
+    with pytest.raises(ValueError, match="already part"):
+        part.shard(2, 0)
+    assert it.num_data == 30  # the original is untouched
+
+
+@pytest.mark.parametrize("parts, index", [(0, 0), (2, 2), (2, -1), (1.5, 0), (True, 0), (2, None)])
+def test_bad_parts(parts, index):
+    data, label = dataset(10)
+    with pytest.raises(ValueError, match="num_parts|part_index"):
+        NDArrayIter(data, label, num_parts=parts, part_index=index)
+
+
+def test_loaders_and_split_iterators_serve_parts(tmp_path):
+    write_mnist(tmp_path, False)
+    whole = load_mnist(tmp_path)
+    part = load_mnist(tmp_path, num_parts=2, part_index=1)
+    numpy.testing.assert_array_equal(part[0], whole[0][1::2][:len(whole[1]) // 2])
+    numpy.testing.assert_array_equal(part[1], whole[1][1::2][:len(whole[1]) // 2])
+    numpy.testing.assert_array_equal(part[2], whole[2])   # the test split stays whole
+    x = numpy.arange(100, dtype=numpy.float64).reshape(50, 2)
+    y = numpy.arange(50)
+    train, val, test = split_iterators(x, y, x[:7], y[:7], batch_size=4, val_fraction=0.2, num_parts=3,
+                                       part_index=1)
+    assert (train.num_data, val.num_data, test.num_data) == (13, 10, 7)
+    numpy.testing.assert_array_equal(host(train.label[0][1]), numpy.arange(10, 50)[1::3][:13])
+
+
+def test_load_digits_parts():
+    pytest.importorskip("sklearn")
+    x, y, xt, yt = load_digits()
+    px, py, pxt, pyt = load_digits(num_parts=4, part_index=3)
+    numpy.testing.assert_array_equal(py, y[3::4][:len(y) // 4])
+    numpy.testing.assert_array_equal(pxt, xt)

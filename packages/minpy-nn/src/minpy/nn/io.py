@@ -154,18 +154,24 @@ class NDArrayIter(DataIter):
     seed : int, optional
         Seed for shuffling. Without one shuffling draws from NumPy's global generator, so
         ``numpy.random.seed`` makes it reproducible.
+    num_parts, part_index : int, optional
+        Serve only part ``part_index`` of ``num_parts`` (data-parallel training: each worker its own part).
+        Part ``k`` is every ``num_parts``-th example starting at example ``k``, cut to ``num_data //
+        num_parts`` examples, so that every part has the same size (and every worker as many batches): up to
+        ``num_parts - 1`` examples at the end of the data are in no part. Without shuffling, batch ``i`` of
+        the parts together is batch ``i`` of the whole data with ``num_parts`` times the batch size.
 
     Attributes
     ----------
     num_data : int
-        Number of examples.
+        Number of examples (of this part).
     batch_size : int
     data, label : list of (name, numpy.ndarray)
         The sources, in their original order.
     """
 
     def __init__(self, data, label=None, batch_size=1, shuffle=False, last_batch_handle='pad',
-                 data_name='data', label_name='softmax_label', seed=None):
+                 data_name='data', label_name='softmax_label', seed=None, num_parts=1, part_index=0):
         super().__init__(int(batch_size))
         if last_batch_handle not in _HANDLES:
             raise ValueError(f"last_batch_handle must be one of {_HANDLES}, got {last_batch_handle!r}")
@@ -174,6 +180,12 @@ class NDArrayIter(DataIter):
         lengths = {name: arr.shape[0] for name, arr in self.data + self.label}
         if len(set(lengths.values())) != 1:
             raise ValueError(f"data and labels must have the same number of examples, got {lengths}")
+        self.num_parts, self.part_index = _check_part(num_parts, part_index)
+        if self.num_parts > 1:
+            rows = _part_rows(next(iter(lengths.values())), self.num_parts, self.part_index)
+            self.data = [(name, arr[rows]) for name, arr in self.data]
+            self.label = [(name, arr[rows]) for name, arr in self.label]
+            lengths = {name: len(rows) for name in lengths}
         self.num_data = next(iter(lengths.values()))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size!r}")
@@ -182,6 +194,7 @@ class NDArrayIter(DataIter):
                              f"{self.num_data}")
         self.shuffle = bool(shuffle)
         self.last_batch_handle = last_batch_handle
+        self.seed = seed
         self._rng = _onp.random.RandomState(seed) if seed is not None else _onp.random
         self._carry = _onp.zeros(0, dtype=_onp.int64)
         self._start_epoch()
@@ -272,9 +285,45 @@ class NDArrayIter(DataIter):
         label = OrderedDict((k, v[rows]) for k, v in self.label)
         return NDArrayIter(data, label or None, batch_size=min(self.batch_size, num_samples))
 
+    def shard(self, num_parts, part_index):
+        """A new iterator with the same settings over part ``part_index`` of ``num_parts`` of this one's
+        examples (see ``num_parts``); this iterator must not be split already."""
+        if self.num_parts != 1:
+            raise ValueError(f"this iterator is already part {self.part_index} of {self.num_parts}")
+        label = OrderedDict(self.label) if self.label else None
+        return NDArrayIter(OrderedDict(self.data), label, batch_size=self.batch_size, shuffle=self.shuffle,
+                           last_batch_handle=self.last_batch_handle, seed=self.seed, num_parts=num_parts,
+                           part_index=part_index)
+
     def __repr__(self):
-        return (f"<NDArrayIter {self.num_data} examples, batch_size {self.batch_size}, "
+        part = f" (part {self.part_index} of {self.num_parts})" if self.num_parts > 1 else ""
+        return (f"<NDArrayIter {self.num_data} examples{part}, batch_size {self.batch_size}, "
                 f"{self.last_batch_handle}, data {self.provide_data}, label {self.provide_label}>")
+
+
+def _check_part(num_parts, part_index):
+    if isinstance(num_parts, bool) or not isinstance(num_parts, (int, _onp.integer)) or num_parts < 1:
+        raise ValueError(f"num_parts must be a positive integer, got {num_parts!r}")
+    if isinstance(part_index, bool) or not isinstance(part_index, (int, _onp.integer)) \
+            or not 0 <= part_index < num_parts:
+        raise ValueError(f"part_index must be an integer in [0, {num_parts}), got {part_index!r}")
+    return int(num_parts), int(part_index)
+
+
+def _part_rows(n, num_parts, part_index):
+    """Rows of part ``part_index``: every ``num_parts``-th from ``part_index``, ``n // num_parts`` of them."""
+    size = n // num_parts
+    if size == 0:
+        raise ValueError(f"cannot split {n} examples into {num_parts} parts (each part needs at least one)")
+    return _onp.arange(part_index, n, num_parts)[:size]
+
+
+def _shard_train(x_train, y_train, num_parts, part_index):
+    num_parts, part_index = _check_part(num_parts, part_index)
+    if num_parts == 1:
+        return x_train, y_train
+    rows = _part_rows(len(y_train), num_parts, part_index)
+    return x_train[rows], y_train[rows]
 
 
 # -- CIFAR-10 ---------------------------------------------------------------------------------------------------------
@@ -341,7 +390,7 @@ def _load_cifar_batch(path):
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def load_cifar10(directory):
+def load_cifar10(directory, num_parts=1, part_index=0):
     """Load CIFAR-10 from the official python-pickle batches.
 
     Parameters
@@ -349,6 +398,9 @@ def load_cifar10(directory):
     directory : str or path
         Folder holding ``data_batch_1`` ... ``data_batch_5`` and ``test_batch`` (the extracted
         ``cifar-10-batches-py``; its parent folder works too). Only NumPy arrays are unpickled from them.
+    num_parts, part_index : int, optional
+        Return only part ``part_index`` of ``num_parts`` of the training examples (every ``num_parts``-th, as
+        ``NDArrayIter(..., num_parts=, part_index=)`` splits them); the test examples are returned whole.
 
     Returns
     -------
@@ -372,6 +424,7 @@ def load_cifar10(directory):
     x_test, y_test = _load_cifar_batch(os.path.join(directory, "test_batch"))
     x_train = _onp.concatenate([p[0] for p in parts])
     y_train = _onp.concatenate([p[1] for p in parts])
+    x_train, y_train = _shard_train(x_train, y_train, num_parts, part_index)
     return x_train, y_train, x_test, y_test
 
 
@@ -427,7 +480,7 @@ def _load_mnist_part(directory, prefix):
     return images, labels
 
 
-def load_mnist(directory):
+def load_mnist(directory, num_parts=1, part_index=0):
     """Load MNIST from the official idx files.
 
     Parameters
@@ -435,6 +488,9 @@ def load_mnist(directory):
     directory : str or path
         Folder holding ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``
         and ``t10k-labels-idx1-ubyte``, each plain or gzipped (``.gz``).
+    num_parts, part_index : int, optional
+        Return only part ``part_index`` of ``num_parts`` of the training examples (every ``num_parts``-th, as
+        ``NDArrayIter(..., num_parts=, part_index=)`` splits them); the test examples are returned whole.
 
     Returns
     -------
@@ -453,11 +509,12 @@ def load_mnist(directory):
     directory = os.fspath(directory)
     x_train, y_train = _load_mnist_part(directory, "train")
     x_test, y_test = _load_mnist_part(directory, "t10k")
+    x_train, y_train = _shard_train(x_train, y_train, num_parts, part_index)
     return x_train, y_train, x_test, y_test
 
 
 # -- scikit-learn's digits -------------------------------------------------------------------------------------------
-def load_digits(test_fraction=0.2, seed=0, scale=True):
+def load_digits(test_fraction=0.2, seed=0, scale=True, num_parts=1, part_index=0):
     """scikit-learn's 8x8 handwritten digits (1797 images), split into train and test sets.
 
     Needs scikit-learn (``pip install 'minpy-nn[data]'``); the data ships with it, nothing is downloaded.
@@ -470,6 +527,9 @@ def load_digits(test_fraction=0.2, seed=0, scale=True):
         Seed of the split; the same seed gives the same split (default 0).
     scale : bool, optional
         Divide the pixel values (0..16) by 16 so they lie in [0, 1] (default True).
+    num_parts, part_index : int, optional
+        Return only part ``part_index`` of ``num_parts`` of the training examples (every ``num_parts``-th, as
+        ``NDArrayIter(..., num_parts=, part_index=)`` splits them); the test examples are returned whole.
 
     Returns
     -------
@@ -498,12 +558,16 @@ def load_digits(test_fraction=0.2, seed=0, scale=True):
     order = _onp.random.RandomState(seed).permutation(len(y))
     n_test = int(round(len(y) * test_fraction))
     test, train = order[:n_test], order[n_test:]
-    return x[train], y[train], x[test], y[test]
+    x_train, y_train = _shard_train(x[train], y[train], num_parts, part_index)
+    return x_train, y_train, x[test], y[test]
 
 
-def split_iterators(x_train, y_train, x_test, y_test, batch_size, val_fraction=0.1, seed=None):
+def split_iterators(x_train, y_train, x_test, y_test, batch_size, val_fraction=0.1, seed=None, num_parts=1,
+                    part_index=0):
     """Train / validation / test iterators: the first ``val_fraction`` of the training rows (at least one
     batch) become the validation set; the training iterator shuffles (deterministically under ``seed``).
+    With ``num_parts``, the training iterator serves part ``part_index`` of the remaining training rows
+    (``NDArrayIter(..., num_parts=, part_index=)``); validation and test stay whole.
 
     Returns
     -------
@@ -512,7 +576,8 @@ def split_iterators(x_train, y_train, x_test, y_test, batch_size, val_fraction=0
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     n_val = max(int(len(y_train) * val_fraction), batch_size) if val_fraction else 0
-    train = NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed)
+    train = NDArrayIter(x_train[n_val:], y_train[n_val:], batch_size=batch_size, shuffle=True, seed=seed,
+                        num_parts=num_parts, part_index=part_index)
     val = NDArrayIter(x_train[:n_val], y_train[:n_val], batch_size=batch_size) if n_val else None
     test = NDArrayIter(x_test, y_test, batch_size=batch_size)
     return train, val, test
