@@ -2,6 +2,7 @@
 
     python examples/cnn_digits.py           # about 20 s; test accuracy about 98-99%, above the two-layer net
     python examples/cnn_digits.py --quick
+    python -m minpy.nn.launch -n 2 python examples/cnn_digits.py --kvstore dist_sync   # two workers
 
 conv 3x3 (16) - ReLU - max-pool 2x2 - conv 3x3 (32) - ReLU - max-pool 2x2 - affine (64) - ReLU - affine (10).
 On MXNet the convolutions and poolings run MXNet's own kernels; without MXNet, an im2col implementation in
@@ -50,6 +51,9 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a few epochs only (CI smoke run)")
+    parser.add_argument("--kvstore", choices=("local", "dist_sync", "dist_async"),
+                        help="train data-parallel through MXNet's kvstore (dist_*: run under python -m "
+                             "minpy.nn.launch)")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 2)
@@ -66,13 +70,16 @@ def main(argv=None):
                                           seed=args.seed)
 
     solver = Solver(ConvNet(), train, val, update_rule="adam", optim_config={"learning_rate": args.lr},
-                    lr_decay=0.9, num_epochs=args.epochs, verbose=not args.quiet)
+                    lr_decay=0.9, num_epochs=args.epochs, verbose=not args.quiet, kvstore=args.kvstore)
     solver.init()
     solver.train()
+    if solver.kvstore is not None and not solver.kvstore.is_root:
+        return {"test_acc": None, "final_loss": solver.loss_history[-1], "seconds": time.time() - start}
     test_acc = solver.check_accuracy(test)
     seconds = time.time() - start
+    workers = "" if solver.kvstore is None else f" ({solver.kvstore.num_workers} workers, {solver.kvstore.type})"
     print(f"CNN: test accuracy {test_acc:.4f} (best validation {solver.best_val_acc:.4f}); "
-          f"final loss {solver.loss_history[-1]:.4f}; {seconds:.1f} s")
+          f"final loss {solver.loss_history[-1]:.4f}; {seconds:.1f} s{workers}")
     return {"test_acc": test_acc, "final_loss": solver.loss_history[-1], "seconds": seconds}
 
 

@@ -4,6 +4,7 @@
     python examples/two_layer_digits.py --quick    # a 2-second smoke run
     python examples/two_layer_digits.py --plot curves.png
     python examples/two_layer_digits.py --cifar10 ~/data/cifar-10-batches-py --hidden 512   # CIFAR-10 instead
+    python -m minpy.nn.launch -n 2 python examples/two_layer_digits.py --kvstore dist_sync   # two workers
 
 The data is scikit-learn's bundled 8x8 digits (1797 images, nothing to download). The network is written
 as NumPy code (``minpy.numpy`` and ``minpy.nn.layers``) in a ``ModelBase`` subclass; the ``Solver`` trains it
@@ -66,6 +67,9 @@ def parse_args(argv):
     parser.add_argument("--no-stats", action="store_true", help="do not print the operator statistics")
     parser.add_argument("--quick", action="store_true", help="a few epochs only (CI smoke run)")
     parser.add_argument("--cifar10", metavar="DIR", help="train on CIFAR-10's python batches in DIR instead")
+    parser.add_argument("--kvstore", choices=("local", "dist_sync", "dist_async"),
+                        help="train data-parallel through MXNet's kvstore (dist_*: run under python -m "
+                             "minpy.nn.launch); each worker trains on its part of the data")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 3)
@@ -93,14 +97,20 @@ def main(argv=None):
                     num_epochs=args.epochs,
                     init_rule="xavier",
                     verbose=not args.quiet,
-                    plot_path=args.plot)
+                    plot_path=args.plot,
+                    kvstore=args.kvstore)
     solver.init()
     solver.train()   # afterwards the model holds the parameters of the best validation epoch
+    if solver.kvstore is not None and not solver.kvstore.is_root:
+        # every worker ends with the same parameters; rank 0 reports
+        return {"test_acc": None, "val_acc": solver.best_val_acc, "final_loss": solver.loss_history[-1],
+                "seconds": time.time() - start}
     test_acc = solver.check_accuracy(test)
     seconds = time.time() - start
 
+    workers = "" if solver.kvstore is None else f" ({solver.kvstore.num_workers} workers, {solver.kvstore.type})"
     print(f"best validation accuracy {solver.best_val_acc:.4f} (epoch {solver.best_epoch}); "
-          f"test accuracy {test_acc:.4f}; {seconds:.1f} s")
+          f"test accuracy {test_acc:.4f}; {seconds:.1f} s{workers}")
     if args.plot:
         print(f"curves saved to {args.plot}")
     if not args.no_stats:

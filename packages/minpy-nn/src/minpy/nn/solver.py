@@ -12,6 +12,11 @@ own copy of ``optim_config``. After every epoch the learning rate of each parame
 
 Optional: a tqdm progress bar per epoch (when tqdm is installed and ``verbose``), loss and accuracy curves as
 a PNG (``plot_path``, needs matplotlib), checkpoints every ``checkpoint_every`` epochs (``model.save``).
+
+Data-parallel: with ``kvstore='dist_sync'`` (or ``'dist_async'``, ``'local'``, a :class:`minpy.nn.dist.KVStore`)
+and the program started by ``python -m minpy.nn.launch``, each worker trains on its shard of the training data
+and the gradients are combined through MXNet's parameter server (:class:`minpy.nn.dist.DataParallel`); only rank
+0 prints and writes checkpoints, and every worker ends with the same parameters.
 """
 import copy
 import math
@@ -55,7 +60,7 @@ class Solver:
     def __init__(self, model, train_dataiter, test_dataiter, update_rule="sgd", optim_config=None,
                  lr_decay=1.0, num_epochs=10, init_rule="xavier", init_config=None, print_every=10, verbose=True,
                  train_acc_num_samples=1000, task_type="classification", checkpoint_every=None,
-                 checkpoint_dir=None, plot_path=None):
+                 checkpoint_dir=None, plot_path=None, kvstore=None):
         if task_type not in _TASK_TYPES:
             raise ValueError(f"task_type must be one of {_TASK_TYPES}, got {task_type!r}")
         if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_dir is None):
@@ -79,6 +84,11 @@ class Solver:
         self.checkpoint_dir = checkpoint_dir
         self.plot_path = plot_path
         _resolve(init, init_rule, "init_rule")
+        self._parallel = _data_parallel(kvstore)
+        self.kvstore = None if self._parallel is None else self._parallel.kvstore
+        if self._parallel is not None:
+            self.train_dataiter = self._parallel.shard(train_dataiter)
+            self.verbose = verbose and self._parallel.is_root   # only rank 0 prints
         self._reset()
 
     # -- book-keeping -----------------------------------------------------------------------------------------
@@ -154,11 +164,17 @@ class Solver:
         grads, loss = self.model.grad_and_loss(batch)
         self.loss_history.append(loss)
         params = self.model.params
+        parallel = self._parallel
+        if parallel is not None:
+            grads = parallel.gradients(grads)
+            before = dict(params)
         for name, dw in grads.items():
             config = self._optim_config(name)
             params[name], next_config = self.update_rule(params[name], dw, config)
             if next_config is not config:
                 self.optim_configs[name] = next_config
+        if parallel is not None:
+            parallel.updated(params, before)
         return loss
 
     def _read_losses(self):
@@ -189,6 +205,8 @@ class Solver:
             self.init()
         total = self._num_batches()
         num_iterations = None if total is None else total * self.num_epochs
+        if self._parallel is not None:
+            self._parallel.start(model, self.num_epochs, total)
         tqdm = _optional_tqdm() if self.verbose else None
         step = 0
         for epoch in range(self.num_epochs):
@@ -214,8 +232,7 @@ class Solver:
                 step += 1
             self._read_losses()
 
-            train_acc = self.check_accuracy(self.train_dataiter, num_samples=self.train_acc_num_samples)
-            val_acc = train_acc if self.test_dataiter is None else self.check_accuracy(self.test_dataiter)
+            train_acc, val_acc = self._epoch_metrics()
             self.train_acc_history.append(train_acc)
             self.val_acc_history.append(val_acc)
 
@@ -234,7 +251,7 @@ class Solver:
                 self.best_params = {k: _copy(v) for k, v in model.params.items()}
                 self.best_aux_params = {k: _copy(v) for k, v in model.aux_params.items()}
 
-            if self.checkpoint_every and self.epoch % self.checkpoint_every == 0:
+            if self.checkpoint_every and self.epoch % self.checkpoint_every == 0 and self._writes_files():
                 os.makedirs(self.checkpoint_dir, exist_ok=True)
                 prefix = os.path.join(self.checkpoint_dir, f"epoch{self.epoch:04d}")
                 self.checkpoints.append(model.save(prefix))
@@ -245,11 +262,27 @@ class Solver:
         if self.best_params:
             model.params.update({k: _copy(v) for k, v in self.best_params.items()})
             model.aux_params.update({k: _copy(v) for k, v in self.best_aux_params.items()})
-        if self.plot_path is not None:
+        if self._parallel is not None:
+            self._parallel.finish(model)
+        if self.plot_path is not None and self._writes_files():
             self.plot(self.plot_path)
         return self
 
+    def _writes_files(self):
+        """Whether this process writes checkpoints and plots (with a kvstore: rank 0 only)."""
+        return self._parallel is None or self._parallel.is_root
+
     # -- evaluation -------------------------------------------------------------------------------------------
+    def _epoch_metrics(self):
+        """``(train_acc, val_acc)`` of the epoch just ended (with a kvstore: rank 0's, on every worker)."""
+        def compute():
+            train_acc = self.check_accuracy(self.train_dataiter, num_samples=self.train_acc_num_samples)
+            val_acc = train_acc if self.test_dataiter is None else self.check_accuracy(self.test_dataiter)
+            return train_acc, val_acc
+        if self._parallel is None:
+            return compute()
+        return self._parallel.epoch_metrics(self.model, compute)
+
     def check_accuracy(self, dataiter, num_samples=None):
         """The fraction of samples of ``dataiter`` that the model classifies correctly (for regression: the
         mean loss per batch). With ``num_samples``, on a random subset of that many samples."""
@@ -306,6 +339,15 @@ class Solver:
         os.makedirs(folder, exist_ok=True)
         fig.savefig(path, format="png")
         return path
+
+
+def _data_parallel(kvstore):
+    """The data-parallel helper for ``kvstore`` (None without one); minpy.nn.dist imports MXNet only then."""
+    if kvstore is None:
+        return None
+    from minpy.nn import dist
+
+    return dist.DataParallel(kvstore)
 
 
 def _copy(value):
