@@ -28,20 +28,26 @@ from minpy.nn.solver import Solver
 
 
 class SmallNet(ModelBase):
-    """affine - ReLU - affine with softmax loss and weight decay; float32 parameters set by ``reset``."""
+    """affine - ReLU - affine with softmax loss and weight decay; float32 parameters set by ``reset``. Its
+    auxiliary parameter ``mu`` is a running mean of the inputs (as batch norm keeps one, but without coupling
+    the samples of a batch in the loss: the mean of the workers' running means is the whole batch's)."""
 
     def __init__(self, d=8, h=16, c=3, reg=1e-2):
         super().__init__()
         self.reg = reg
         self.add_param("w1", (d, h)).add_param("b1", (h,)).add_param("w2", (h, c)).add_param("b2", (c,))
+        self.add_aux_param("mu", onp.zeros(d, onp.float32))
 
     def reset(self, seed=0):
         rng = onp.random.RandomState(seed)
         for name, config in self.param_configs.items():
             self.params[name] = np.array((0.5 * rng.randn(*config["shape"])).astype(onp.float32))
+        self.aux_params["mu"] = np.zeros(self.aux_param_configs["mu"].shape, dtype="float32")
         return self
 
     def forward(self, X, mode):
+        if mode == "train":
+            self.aux_params["mu"] = 0.9 * self.aux_params["mu"] + 0.1 * np.mean(X, axis=0)
         h = layers.relu(layers.affine(X, self.params["w1"], self.params["b1"]))
         return layers.affine(h, self.params["w2"], self.params["b2"])
 
@@ -58,7 +64,8 @@ def data(n=128, d=8, c=3, seed=1):
 
 
 def params_npz(model):
-    return {k: onp.array(v.asnumpy()) for k, v in model.params.items()}
+    values = dict(model.params, **model.aux_params)
+    return {k: onp.array(v.asnumpy()) for k, v in values.items()}
 
 
 # -- api ------------------------------------------------------------------------------------------------------------

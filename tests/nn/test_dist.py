@@ -282,13 +282,14 @@ def test_kvstore_operations_between_two_workers(tmp_path):
 def test_two_workers_on_half_batches_match_one_process(tmp_path):
     """dist_sync, two workers each on half of every batch, against one process on the whole batch: after 8
     steps of SGD and of Adam the parameters agree to float32 rounding, and the two workers' are identical.
-    (The gradients are means over each worker's half: their mean is the whole batch's mean gradient.)"""
+    (The gradients are means over each worker's half: their mean is the whole batch's mean gradient.) So does
+    the auxiliary running mean, averaged over the workers at the end of the epoch."""
     proc, token, _ = launch(["-n", 2, "--timeout", 5, sys.executable, WORKER, "equivalence", tmp_path])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rank0 = numpy.load(tmp_path / "equivalence-0.npz")
     rank1 = numpy.load(tmp_path / "equivalence-1.npz")
     for rule in ("sgd", "adam"):
-        for name in ("w1", "b1", "w2", "b2"):
+        for name in ("w1", "b1", "w2", "b2", "mu"):
             got, want = rank0[f"{rule}/dist/{name}"], rank0[f"{rule}/single/{name}"]
             assert got.dtype == numpy.float32
             numpy.testing.assert_array_equal(got, rank1[f"{rule}/dist/{name}"])
@@ -317,7 +318,7 @@ def test_a_worker_killed_mid_training(tmp_path):
     for name in saved:
         model = worker.SmallNet()
         model.load(tmp_path / name)
-        assert set(model.params) == {"w1", "b1", "w2", "b2"}
+        assert set(model.params) == {"w1", "b1", "w2", "b2"} and set(model.aux_params) == {"mu"}
         assert all(numpy.isfinite(v.asnumpy()).all() for v in model.params.values())
 
 
@@ -439,3 +440,29 @@ def test_solver_with_a_local_store_trains_as_without_one():
         results.append({k: v.asnumpy() for k, v in model.params.items()})
     for name in results[0]:
         numpy.testing.assert_array_equal(results[0][name], results[1][name])
+
+
+@pytest.mark.mxnet
+def test_a_store_used_from_several_threads():
+    """Calls from several threads of one process are serialized: each thread gets its own values back."""
+    import threading
+
+    import minpy.numpy as np
+
+    kv = dist.KVStore("local")
+    errors = []
+
+    def use(i):
+        try:
+            for _ in range(20):
+                out = kv.allreduce({"x": np.full((3,), float(i), dtype="float32"), "n": i}, op="sum")
+                assert out["x"].asnumpy().tolist() == [float(i)] * 3 and out["n"] == i
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=use, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors

@@ -816,17 +816,20 @@ class KVStore:
         return self._nccl_comm
 
     def _nccl_allreduce(self, leaf, op, donate):
+        cp = cupy_backend.cp
         value = leaf.value
         data = value._data
-        if donate and value._root is None and data.flags.c_contiguous:
-            buf = data
-        else:
-            buf = cupy_backend.cp.ascontiguousarray(data).copy()
-        self._nccl().all_reduce(buf, buf, "sum")
+        # NCCL works on the current device, and the communicator is made for the device it is first used on
+        with cp.cuda.Device(data.device.id):
+            if donate and value._root is None and data.flags.c_contiguous:
+                buf = data
+            else:
+                buf = cp.ascontiguousarray(data).copy()
+            self._nccl().all_reduce(buf, buf, "sum")
+            if op == "mean":
+                buf /= self.num_workers
         self.bytes_pushed += buf.nbytes
         self.bytes_pulled += buf.nbytes
-        if op == "mean":
-            buf /= self.num_workers
         if buf is data:
             value._wrote()
             return value

@@ -270,7 +270,7 @@ class Job:
                       dict(base, DMLC_ROLE="scheduler", **({} if ssh else {"DMLC_NODE_HOST": "127.0.0.1"})))
             for i in range(args.num_servers):
                 host = hosts[i % len(hosts)]
-                env = dict(base, DMLC_ROLE="server", DMLC_SERVER_ID=str(i))
+                env = dict(base, DMLC_ROLE="server")
                 if not ssh:
                     env.update(DMLC_NODE_HOST="127.0.0.1", PORT=str(ports[1 + i]))
                 else:
