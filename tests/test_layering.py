@@ -96,8 +96,8 @@ MODULE_ORDER = {
     ],
     "minpy-symbol": ["minpy.symbol.function", "minpy.symbol.block", "minpy.symbol"],
     "minpy-nn": [
-        "minpy.nn.init", "minpy.nn.optim", "minpy.nn.io", "minpy.nn.layers", "minpy.nn.model",
-        "minpy.nn.model_builder", "minpy.nn.solver", "minpy.nn",
+        "minpy.nn.launch", "minpy.nn.init", "minpy.nn.optim", "minpy.nn.io", "minpy.nn.layers", "minpy.nn.model",
+        "minpy.nn.model_builder", "minpy.nn.dist", "minpy.nn.solver", "minpy.nn",
     ],
     "minpy": [
         "minpy.utils.gradient_checker", "minpy.utils.minprof", "minpy.utils", "minpy.primitive", "minpy.core",
