@@ -199,6 +199,25 @@ def test_interrupting_the_launcher_stops_the_job(tmp_path):
     assert not no_leftovers(token)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the launcher asks Linux for its children's end")
+def test_processes_do_not_outlive_a_killed_launcher(tmp_path):
+    """Even a launcher killed by SIGKILL (which cannot stop anything itself) takes its processes with it."""
+    prog = script(tmp_path, "sleep.py", "import time; print('up', flush=True); time.sleep(300)\n")
+    token = uuid.uuid4().hex
+    job = subprocess.Popen([sys.executable, "-m", "minpy.nn.launch", "-n", "2", "--no-ps", sys.executable,
+                            str(prog)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=dict(os.environ, MINPY_TEST_TOKEN=token), cwd=ROOT)
+    try:
+        assert job.stdout.readline().endswith("up\n")
+        assert len(leftovers(token)) == 3  # the launcher and two workers
+        job.kill()
+        job.wait(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert not no_leftovers(token)
+
+
 def test_bad_launcher_arguments(tmp_path):
     cases = [(["-n", 0, "python"], "must be at least 1"),
              (["-n", 2], "give the worker command"),

@@ -322,17 +322,22 @@ class Job:
 
     # -- running ----------------------------------------------------------------------------------------------------
     def start(self):
+        # Every process first, then the threads that copy their output: the children are forked while the
+        # launcher has one thread only, as the code they run before exec (_die_with) needs.
+        launcher = os.getpid()
         for proc in self.procs:
             try:
                 proc.popen = subprocess.Popen(
                     proc.argv, env=proc.env, stdin=subprocess.PIPE if proc.ssh else subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                    preexec_fn=_die_with(launcher))
             except OSError as exc:
                 self.failure = (proc, 127)
                 self.output.note(f"cannot start {proc.name} ({' '.join(proc.argv[:1])}): {exc.strerror}")
                 return False
             proc.pgid = proc.popen.pid
             proc.started = time.monotonic()
+        for proc in self.procs:
             prefix = f"[{proc.name}] "
             for pipe, sink in ((proc.popen.stdout, sys.stdout.buffer), (proc.popen.stderr, sys.stderr.buffer)):
                 t = threading.Thread(target=self.output.pump, args=(pipe, sink, prefix), daemon=True)
@@ -464,6 +469,23 @@ class Job:
                 os.rmdir(self.join_dir)
             except OSError:
                 pass
+
+
+def _die_with(launcher):
+    """What a child runs between fork and exec: on Linux, ask for SIGKILL when the launcher dies (even by
+    SIGKILL, when it cannot stop anything itself), so that its processes do not outlive it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def child():
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != launcher:  # the launcher died before the request was made
+            os._exit(1)
+    return child
 
 
 def _signal_group(pgid, sig):
