@@ -27,7 +27,7 @@ the Solver donates its gradients, which it does not use afterwards).
 Precision: MXNet 1.9's parameter server sums in float32. (Its server keeps float32 copies of other dtypes when
 a flag is set, and that flag, ``multi_precision_``, is never initialised: measured here, float64 pushes come back
 rounded to float32.) So that the result does not depend on that accident, sums in a ``dist_*`` store travel as
-float32 on purpose: float64 and float16 arrays are converted (a :class:`PrecisionWarning`, once per process),
+float32 on purpose: float64 and float16 arrays are converted (a :class:`PrecisionWarning`, once, on rank 0),
 integers too (exact below 2**24, an error above). Broadcasts (``init``, ``broadcast``) are exact for every dtype:
 they move the bytes, and no arithmetic touches them.
 
@@ -299,13 +299,18 @@ def _counted(src, dst, nbytes, start):
 _warned_precision = False
 
 
-def _warn_precision(leaf):
+def _warn_precision(leaves):
+    """A PrecisionWarning, once per process, when floats other than float32 are about to be summed in float32."""
     global _warned_precision
-    if not _warned_precision:
-        _warned_precision = True
-        warnings.warn(f"minpy.nn.dist: {_path_name(leaf.path)} ({leaf.dtype}) and any other array that is not "
-                      "float32 is summed in float32 on MXNet's parameter server", PrecisionWarning,
-                      stacklevel=_caller_level())
+    if _warned_precision:
+        return
+    for leaf in leaves:
+        if leaf.wire != leaf.dtype and leaf.dtype.kind == "f":
+            _warned_precision = True
+            warnings.warn(f"minpy.nn.dist: {_path_name(leaf.path)} ({leaf.dtype}) and any other array that is not "
+                          "float32 is summed in float32 on MXNet's parameter server", PrecisionWarning,
+                          stacklevel=_caller_level())
+            return
 
 
 def _caller_level():
@@ -361,8 +366,6 @@ class _Leaf:
     def staging(self, donate):
         """``(buffer, finish)``: an MXNet array holding this value (as ``wire``) that the kvstore may overwrite,
         and ``finish(n, op)`` that turns the buffer, once the kvstore is done with it, into the result."""
-        if self.wire != self.dtype and self.dtype.kind == "f":
-            _warn_precision(self)
         value = self.value
         if self.kind == "array":
             backend = value._backend
@@ -612,6 +615,8 @@ class KVStore:
             keys = self._slots.get(signature)
             if keys is None:
                 keys = self._reduce_slot(leaves, signature)
+                if self.rank == 0:  # every worker does the same: one of them says so
+                    _warn_precision(leaves)
             return _rebuild(tree, iter(self._pushpull(leaves, keys, op, donate)))
 
     def add(self, name, deltas, donate=False):
@@ -754,6 +759,8 @@ class KVStore:
             stored = [leaf for leaf in (_Leaf(p, v, self._wire32) for p, v in _flatten(values))
                       if leaf.route != "empty"]
             keys = self._new_keys(len(stored))
+            if self.rank == 0:
+                _warn_precision(stored)
             if stored:
                 self._kv.init(keys, [leaf.staging(donate=False)[0] for leaf in stored])
         self._named[name] = (keys, signature, values)
