@@ -77,8 +77,10 @@ def api(out):
     # init: rank 0's values, bit for bit, in every dtype; each on this worker's own backend
     mine = {"f64": np.array([1 / 3, 1e300, -0.0]) + r, "i64": onp.array([2 ** 62 + 1 + r, -7]),
             "u8": onp.array([255 - r], dtype=onp.uint8), "py": [r + 0.1, 10 ** 15 + r, onp.float32(1.5 + r)],
-            "mx": Array(mxnet_backend.from_numpy(onp.arange(3, dtype=onp.float32) + r, dist_ctx()))}
+            "mx": Array(mxnet_backend.from_numpy(onp.arange(3, dtype=onp.float32) + r, dist_ctx())),
+            "big": onp.linspace(0, 1, 999) + r}
     got = kv.init(mine)
+    assert got["big"].tolist() == onp.linspace(0, 1, 999).tolist()
     assert got["f64"].tolist() == [1 / 3, 1e300, -0.0], got["f64"]
     assert got["i64"].tolist() == [2 ** 62 + 1, -7] and got["i64"].dtype == onp.int64
     assert got["u8"].tolist() == [255] and got["py"] == [0.1, 10 ** 15, onp.float32(1.5)]
@@ -90,7 +92,8 @@ def api(out):
     # allreduce: sum and mean of float32 arrays on NumPy and on MXNet, without any copy between backends
     g = {"a": np.full((3, 4), r + 1.0, dtype="float32"),
          "m": Array(mxnet_backend.from_numpy(onp.full((5,), 2.0 * (r + 1), onp.float32), dist_ctx())),
-         "nested": [(onp.full(2, r, onp.float32),)]}
+         "nested": [(onp.full(2, r, onp.float32),)],
+         "big": np.arange(1001, dtype="float32") * (r + 1)}   # split between the servers
     before = {k: v.asnumpy().tolist() for k, v in g.items() if k != "nested"}
     stats.reset_op_stat()
     s = kv.allreduce(g, op="sum")
@@ -100,6 +103,7 @@ def api(out):
     assert s["a"].asnumpy().tolist() == [[3.0] * 4] * 3 and s["a"].backend == "numpy"
     assert s["m"].asnumpy().tolist() == [6.0] * 5 and s["m"].backend == "mxnet"
     assert isinstance(s["nested"][0], tuple) and s["nested"][0][0].tolist() == [1.0, 1.0]
+    assert s["big"].asnumpy().tolist() == (onp.arange(1001) * 3.0).tolist()
     assert before["a"] == [[r + 1.0] * 4] * 3      # (read before the donating call)
     assert s["a"] is not g["a"] and s["m"] is not g["m"]
     assert m["a"] is g["a"] and m["m"] is g["m"]       # donated: the inputs now hold the result

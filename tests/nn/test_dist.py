@@ -84,6 +84,8 @@ def script(tmp_path, name, body):
 def test_unknown_kind_is_refused(monkeypatch):
     with pytest.raises(dist.DistributedError, match=r"unknown kvstore kind 'dist_fast'.*'local', 'dist_sync'"):
         dist.KVStore("dist_fast")
+    with pytest.raises(ValueError, match="unknown kvstore kind 'device'"):
+        dist.KVStore("device")
     with pytest.raises(dist.DistributedError, match="unknown kvstore kind"):
         dist.check_environment("nccl")
     from minpy.nn.io import NDArrayIter
@@ -288,8 +290,10 @@ def test_ssh_launcher_through_a_stand_in_for_ssh(tmp_path):
 @pytest.mark.mxnet
 def test_kvstore_operations_between_two_workers(tmp_path):
     """init (bit for bit, every dtype), allreduce (sum, mean, donate, no copies), add, barrier, check_same and
-    mismatch errors, between two real workers; dist_worker.api asserts each of them."""
-    proc, token, _ = launch(["-n", 2, "--timeout", 5, sys.executable, WORKER, "api", tmp_path])
+    mismatch errors, between two real workers and two servers, arrays of 16 elements or more split between
+    the servers (MXNET_KVSTORE_BIGARRAY_BOUND); dist_worker.api asserts each of them."""
+    proc, token, _ = launch(["-n", 2, "-s", 2, "--timeout", 5, sys.executable, WORKER, "api", tmp_path],
+                            env={"MXNET_KVSTORE_BIGARRAY_BOUND": "16"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for r in range(2):
         assert f"[worker {r}] API OK rank {r}" in proc.stdout

@@ -57,7 +57,7 @@ from minpy import stats
 from minpy.array import Array
 from minpy.backends import cupy_backend, mxnet_backend, numpy_backend
 
-__all__ = ["KVStore", "KINDS", "DistributedError", "WorkerMismatchError", "PrecisionWarning",
+__all__ = ["KVStore", "KINDS", "DistributedError", "UnknownKindError", "WorkerMismatchError", "PrecisionWarning",
            "launch_environment", "check_environment"]
 
 #: the kvstore kinds minpy supports
@@ -75,6 +75,10 @@ _JOIN_DIR_ENV = "MINPY_LAUNCH_JOIN_DIR"
 
 class DistributedError(RuntimeError):
     """A distributed setup that cannot work: unknown kvstore kind, missing launcher environment, no scheduler."""
+
+
+class UnknownKindError(DistributedError, ValueError):
+    """A kvstore kind minpy does not support (a ValueError too)."""
 
 
 class WorkerMismatchError(DistributedError):
@@ -104,7 +108,7 @@ def check_environment(kind, environ=None):
     what is missing or malformed, and how to start the program instead.
     """
     if kind not in KINDS:
-        raise DistributedError(f"unknown kvstore kind {kind!r}: minpy supports {', '.join(map(repr, KINDS))}")
+        raise UnknownKindError(f"unknown kvstore kind {kind!r}: minpy supports {', '.join(map(repr, KINDS))}")
     if kind == "local":
         return None
     env = os.environ if environ is None else environ
@@ -523,7 +527,7 @@ class KVStore:
 
     def __init__(self, kind="local", connect_timeout=None, nccl=None):
         if not isinstance(kind, str) or kind not in KINDS:
-            raise DistributedError(f"unknown kvstore kind {kind!r}: minpy supports {', '.join(map(repr, KINDS))}")
+            raise UnknownKindError(f"unknown kvstore kind {kind!r}: minpy supports {', '.join(map(repr, KINDS))}")
         if connect_timeout is None:
             connect_timeout = float(os.environ.get("MINPY_DIST_CONNECT_TIMEOUT", "60"))
         if nccl is None:

@@ -385,8 +385,12 @@ class Job:
             if self.failure is not None:
                 proc, status = self.failure
                 running = self._count_running()
+                hint = ""
+                if proc.role == "scheduler" and proc.ended - proc.started < 30:
+                    hint = (f" (if it could not bind its port {proc.env.get('DMLC_PS_ROOT_PORT')}, another "
+                            "program took it first: run again, or choose one with --port)")
                 self.output.note(f"{self.label(proc)} {_describe_status(status)} after "
-                                 f"{proc.ended - proc.started:.1f} s; stopping the other {running} process"
+                                 f"{proc.ended - proc.started:.1f} s{hint}; stopping the other {running} process"
                                  f"{'' if running == 1 else 'es'} (SIGTERM, then SIGKILL after "
                                  f"{self.args.timeout:g} s)")
                 took = self.stop()
