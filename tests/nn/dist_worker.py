@@ -195,11 +195,13 @@ def equivalence(out):
         solver.train()
         assert solver.train_dataiter is part and len(solver.loss_history) == 8
         results.update({f"{rule}/dist/{k}": v for k, v in params_npz(model).items()})
+        results[f"{rule}/dist/loss"] = onp.array(solver.loss_history, dtype=onp.float64)
         if kv.rank == 0:
             single = SmallNet().reset()
-            Solver(single, NDArrayIter(x, y, batch_size=16), None, update_rule=rule, optim_config=dict(config),
-                   num_epochs=1, verbose=False).train()
+            one = Solver(single, NDArrayIter(x, y, batch_size=16), None, update_rule=rule,
+                         optim_config=dict(config), num_epochs=1, verbose=False).train()
             results.update({f"{rule}/single/{k}": v for k, v in params_npz(single).items()})
+            results[f"{rule}/single/loss"] = onp.array(one.loss_history, dtype=onp.float64)
             results.update({f"{rule}/start/{k}": v for k, v in params_npz(SmallNet().reset()).items()})
     onp.savez(os.path.join(out, f"equivalence-{kv.rank}.npz"), **results)
     print(f"EQUIVALENCE DONE rank {kv.rank}", flush=True)

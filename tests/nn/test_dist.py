@@ -307,7 +307,7 @@ def test_two_workers_on_half_batches_match_one_process(tmp_path):
     """dist_sync, two workers each on half of every batch, against one process on the whole batch: after 8
     steps of SGD and of Adam the parameters agree to float32 rounding, and the two workers' are identical.
     (The gradients are means over each worker's half: their mean is the whole batch's mean gradient.) So does
-    the auxiliary running mean, averaged over the workers at the end of the epoch."""
+    the auxiliary running mean, averaged over the workers at the end of the epoch, and the recorded losses."""
     proc, token, _ = launch(["-n", 2, "--timeout", 5, sys.executable, WORKER, "equivalence", tmp_path])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rank0 = numpy.load(tmp_path / "equivalence-0.npz")
@@ -320,6 +320,9 @@ def test_two_workers_on_half_batches_match_one_process(tmp_path):
             numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6, err_msg=f"{rule} {name}")
             moved = numpy.abs(want - rank0[f"{rule}/start/{name}"]).max()
             assert moved > 1e-2, f"{rule} {name} hardly moved ({moved}): the comparison would prove nothing"
+        # the recorded loss is the mean of the workers' half-batch losses: the whole batch's, on both
+        numpy.testing.assert_array_equal(rank0[f"{rule}/dist/loss"], rank1[f"{rule}/dist/loss"])
+        numpy.testing.assert_allclose(rank0[f"{rule}/dist/loss"], rank0[f"{rule}/single/loss"], rtol=1e-5)
     assert not no_leftovers(token)
 
 

@@ -101,7 +101,7 @@ def worker(name, steps, warmup, out, use_kv):
         grads, loss = model.grad_and_loss(batch)
         t1 = time.perf_counter()
         if par is not None:
-            grads = par.gradients(grads)
+            grads, loss = par.gradients(grads, loss)
         t2 = time.perf_counter()
         for key, dw in grads.items():
             model.params[key], _ = optim.sgd(model.params[key], dw, config)

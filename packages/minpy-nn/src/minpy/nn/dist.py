@@ -983,12 +983,15 @@ class DataParallel:
             with kv._lock:
                 kv._register("params", [_Leaf(p, v).signature() for p, v in _flatten(params)], params)
 
-    def gradients(self, grads):
-        """The gradients to apply: in sync mode their mean over the workers (the solver's own gradients are
-        donated: it does not read them afterwards)."""
+    def gradients(self, grads, loss):
+        """``(grads, loss)`` to apply and record: in sync mode the means over the workers, in one exchange (the
+        solver's own gradients are donated: it does not read them afterwards). The mean of the workers' losses
+        on their parts of a batch is the loss on the whole batch, the same on every worker (so a decision
+        taken on it, such as stopping on a NaN, is taken by all of them); in async mode each has its own."""
         if self.asynchronous or self.num_workers == 1 and self.kvstore.type == "local":
-            return grads
-        return self.kvstore.allreduce(grads, op="mean", donate=True)
+            return grads, loss
+        mean = self.kvstore.allreduce({"grads": grads, "loss": loss}, op="mean", donate=True)
+        return mean["grads"], mean["loss"]
 
     def updated(self, params, before):
         """After the update rule ran (async mode): add the change to the servers' weights, continue from theirs."""

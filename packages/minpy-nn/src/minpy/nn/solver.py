@@ -162,12 +162,12 @@ class Solver:
         waits for an asynchronous backend (MXNet's engine, a GPU), so losses are read only to be printed and
         at the end of each epoch (:meth:`_read_losses`)."""
         grads, loss = self.model.grad_and_loss(batch)
-        self.loss_history.append(loss)
         params = self.model.params
         parallel = self._parallel
         if parallel is not None:
-            grads = parallel.gradients(grads)
+            grads, loss = parallel.gradients(grads, loss)
             before = dict(params)
+        self.loss_history.append(loss)
         for name, dw in grads.items():
             config = self._optim_config(name)
             params[name], next_config = self.update_rule(params[name], dw, config)
