@@ -392,6 +392,17 @@ def test_examples_train_under_the_launcher(example, pattern):
 
 
 @pytest.mark.mxnet
+def test_workers_that_do_not_use_the_parameter_server(tmp_path):
+    """A command that never creates a dist KVStore: the job ends when its workers do (the scheduler and servers,
+    which would wait for ever, are stopped at once), with their status."""
+    proc, token, seconds = launch(["-n", 2, "--timeout", 30, sys.executable, "-c", "print('plain')"], timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("plain") == 2
+    assert seconds < 25, seconds   # not the 30 s the launcher would give servers of workers that joined
+    assert not no_leftovers(token)
+
+
+@pytest.mark.mxnet
 def test_a_worker_that_never_joins_does_not_hang_the_job(tmp_path):
     """Worker 0 ends without joining the parameter server, which worker 1 waits for: the launcher notices
     (within --timeout) and stops the job with an error naming worker 0."""

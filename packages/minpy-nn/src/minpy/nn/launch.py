@@ -404,6 +404,10 @@ class Job:
                 if not left:
                     self.stop()  # process groups may still hold what the commands started
                     return 0
+                if self.join_dir is not None and not any(self._joined(p, "joining") for p in workers):
+                    # nobody used the parameter server: it waits for workers that will never come
+                    self.stop()
+                    return 0
                 if now - workers_done_at > self.args.timeout:
                     self.output.note(f"{', '.join(p.name for p in left)} still running {self.args.timeout:g} s "
                                      "after the last worker ended (workers that never joined the parameter server "
@@ -586,7 +590,9 @@ def main(argv=None):
     def interrupt(signum, frame):
         job.interrupted = signum
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # (main() may be called from another thread)
+        previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         if not job.start():
             job.stop()
