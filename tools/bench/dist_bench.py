@@ -27,7 +27,7 @@ import numpy as onp
 MODELS = {
     # name: (per-worker batch, description)
     "two-layer": (128, "two-layer net 3072-512-10, N=128 per worker"),
-    "cnn": (32, "CNN conv3x3(32)-ReLU-pool2-affine(10) on 3x32x32, N=32 per worker"),
+    "cnn": (32, "CNN (conv 3x3x32, ReLU, pool 2, affine 10) on 3x32x32, N=32 per worker"),
 }
 
 
@@ -217,11 +217,39 @@ def note(rows):
             f"{mb(s['bytes'])} per worker per step in {s['exchange'] * 1e3:.1f} ms "
             f"({gbit(s['bytes'] / s['exchange']) if s['exchange'] else '—'} per worker, with the CPU shared "
             "by all processes)" for n, setup, s in measured) + "."]
-    out += ["", "Reading: the two-layer net's 6.3 MB of parameters against a step of a few tens of milliseconds on "
-            "a CPU needs links of several Gbit/s per worker: 10 GbE and one server per machine for 8 or 64 "
-            "machines; a single server would need W times that. The CNN's parameters are small against its step, "
-            "so its exchange is bound by latency (a round trip per step through the server), not bandwidth."]
+    out += ["", "Reading, from the numbers above:"]
+    for name in MODELS:
+        base = next((s for n, setup, s in rows if n == name and setup == "1 process, no kvstore"), None)
+        if base is None:
+            continue
+        p, t = base["param_bytes"], base["step"]
+        label = MODELS[name][1].split(",")[0]
+        worker_bw, one_server = 2 * p / (f * t), [2 * w * p / (f * t) for w in (8, 64)]
+        grow = [w for w, bw in zip((8, 64), one_server) if bw > 10e9 / 8]
+        out.append(f"- {label}: {mb(p)} of parameters against a {t * 1e3:.0f} ms step. A worker's link needs "
+                   f"{gbit(worker_bw)} ({link(worker_bw)}); one machine with a worker and a server (S = W) "
+                   f"{gbit(2 * worker_bw)} ({link(2 * worker_bw)}), for 8 machines as for 64. A single server "
+                   f"would need {gbit(one_server[0])} for 8 workers ({link(one_server[0])}) and "
+                   f"{gbit(one_server[1])} for 64 ({link(one_server[1])})"
+                   + (f", more than 10 GbE from {grow[0]} workers on: there the servers must grow with the workers."
+                      if grow else ": one server would do, on 10 GbE."))
+    exchanges = [(n, s) for n, setup, s in rows if "dist_sync" in setup and s["workers"] == 1]
+    for n, s in exchanges:
+        if s["bytes"] and s["exchange"]:
+            out.append(f"- Measured through one server on this machine, one worker: {MODELS[n][1].split(',')[0]}: "
+                       f"{mb(s['bytes'])} per step in {s['exchange'] * 1e3:.1f} ms "
+                       f"({gbit(s['bytes'] / s['exchange'])}), with the worker, the server and ps-lite sharing "
+                       "the CPU. Over a network the wire time adds to this cost per message, which for small "
+                       "models is most of the exchange: latency, not bandwidth, bounds them.")
     return "\n".join(out)
+
+
+def link(bytes_per_s):
+    """The smallest common Ethernet that carries ``bytes_per_s``."""
+    for gbits in (1, 10, 25, 100, 400):
+        if bytes_per_s * 8 / 1e9 <= gbits:
+            return f"fits {gbits} GbE"
+    return "more than 400 GbE"
 
 
 def gbit(bytes_per_s):
