@@ -1,7 +1,7 @@
 """Import layering: a lower layer never imports a higher one, and each distribution is well-formed.
 
 Layers, lowest first: minpy-array (minpy.numpy, minpy.array, minpy.dispatch), minpy-autograd,
-minpy-symbol, minpy-nn, and the minpy meta-package (minpy.core) on top.
+minpy-symbol, minpy-jit, minpy-nn, and the minpy meta-package (minpy.core) on top.
 
 Inside each distribution the modules are in a fixed order too (:data:`MODULE_ORDER`, lowest first): a module
 imports only modules listed before it, at module level or inside a function alike, so a reader can learn each
@@ -19,14 +19,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "packages"
-DISTRIBUTIONS = ["minpy-array", "minpy-autograd", "minpy-symbol", "minpy-nn", "minpy"]
+DISTRIBUTIONS = ["minpy-array", "minpy-autograd", "minpy-symbol", "minpy-jit", "minpy-nn", "minpy"]
 
 HIGHER = {
-    "minpy.numpy": ["minpy.autograd", "minpy.symbol", "minpy.nn", "minpy.core"],
-    "minpy.array": ["minpy.autograd", "minpy.symbol", "minpy.nn", "minpy.core"],
-    "minpy.dispatch": ["minpy.autograd", "minpy.symbol", "minpy.nn", "minpy.core"],
-    "minpy.autograd": ["minpy.symbol", "minpy.nn", "minpy.core"],
-    "minpy.symbol": ["minpy.nn", "minpy.core"],
+    "minpy.numpy": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.array": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.dispatch": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.autograd": ["minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.symbol": ["minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.jit": ["minpy.nn", "minpy.core"],
     "minpy.nn": ["minpy.core"],
     "minpy.core": [],  # top layer: only checks that the meta-package's module imports
     "minpy.utils.gradient_checker": [],
@@ -75,7 +76,7 @@ def test_meta_package_depends_on_all_others():
     from packaging.requirements import Requirement
 
     names = {Requirement(r).name for r in _project("minpy")["dependencies"]}
-    assert names >= {"minpy-array", "minpy-autograd", "minpy-symbol", "minpy-nn"}
+    assert names >= {"minpy-array", "minpy-autograd", "minpy-symbol", "minpy-jit", "minpy-nn"}
 
 
 #: each distribution's modules, lowest first (see the module docstring)
@@ -95,6 +96,7 @@ MODULE_ORDER = {
         "minpy.autograd.custom", "minpy.autograd.gradcheck", "minpy.autograd",
     ],
     "minpy-symbol": ["minpy.symbol.function", "minpy.symbol.block", "minpy.symbol"],
+    "minpy-jit": ["minpy.jit.program", "minpy.jit.recorder", "minpy.jit.engines", "minpy.jit.api", "minpy.jit"],
     "minpy-nn": [
         "minpy.nn.launch", "minpy.nn.init", "minpy.nn.optim", "minpy.nn.io", "minpy.nn.layers", "minpy.nn.model",
         "minpy.nn.model_builder", "minpy.nn.dist", "minpy.nn.solver", "minpy.nn",

@@ -1,7 +1,7 @@
-"""Wheel layout: minpy is one package spread over five distributions.
+"""Wheel layout: minpy is one package spread over six distributions.
 
 Only minpy-array's wheel may contain minpy/__init__.py; every other wheel adds only its own
-part of the package (minpy/autograd/, minpy/symbol/, minpy/nn/, and minpy/core.py, minpy/primitive.py
+part of the package (minpy/autograd/, minpy/symbol/, minpy/jit/, minpy/nn/, and minpy/core.py, minpy/primitive.py
 with minpy/utils/).
 """
 import importlib.util
@@ -24,6 +24,7 @@ OWNED = {
     "minpy-array": "minpy/",
     "minpy-autograd": "minpy/autograd/",
     "minpy-symbol": "minpy/symbol/",
+    "minpy-jit": "minpy/jit/",
     "minpy-nn": "minpy/nn/",
     "minpy": ("minpy/core.py", "minpy/primitive.py", "minpy/utils/"),
 }

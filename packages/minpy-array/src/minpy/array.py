@@ -14,6 +14,7 @@ import weakref
 
 import numpy as _np
 
+from minpy import extend as _extend
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.backends import registered_backends
 from minpy.context import _CPU, current_context
@@ -21,6 +22,8 @@ from minpy.stats import count_copy, perf_counter
 
 #: operator name -> public callable; filled in by minpy.ops when the operator table is loaded
 _OPS = {}
+#: minpy.extend's value-read hook: None unless some thread has a reader (a jit tracing)
+_READ = _extend._reader
 
 
 def _op(name):
@@ -196,15 +199,15 @@ class Array:
 
     @property
     def flat(self):
-        return self.asnumpy().flat
+        return self._host().flat
 
     @property
     def flags(self):
-        return self.asnumpy().flags
+        return self._host().flags
 
     @property
     def strides(self):
-        return self.asnumpy().strides
+        return self._host().strides
 
     @property
     def base(self):
@@ -214,6 +217,13 @@ class Array:
     def asnumpy(self):
         """The value as a NumPy array. It may share memory with this array and is then read-only: write
         through the Array (``a[...] = v``) or copy it (``a.asnumpy().copy()``)."""
+        data = self._host()
+        if _READ[0] is not None:
+            _READ[0](self, "array", data)
+        return data
+
+    def _host(self):
+        """The value as a read-only NumPy array, for minpy's own reads (not reported as a value read)."""
         data = self._get(_NUMPY)
         if data.flags.writeable:
             data = data.view()
@@ -222,7 +232,10 @@ class Array:
 
     def __array__(self, dtype=None, copy=None):
         if copy:
-            return _np.array(self._get(_NUMPY), dtype=dtype, copy=True)
+            data = self._get(_NUMPY)
+            if _READ[0] is not None:
+                _READ[0](self, "array", data)
+            return _np.array(data, dtype=dtype, copy=True)
         # read-only, like asnumpy(): a write through numpy.asarray(a) would bypass _wrote() and leave the
         # cached copies on other backends stale
         data = self.asnumpy()
@@ -264,7 +277,10 @@ class Array:
         if self.size != 1:
             raise ValueError("The truth value of an array with more than one element is ambiguous. "
                              f"Use a.any() or a.all() (array shape {self.shape})")
-        return bool(self.asnumpy())
+        value = bool(self._host())
+        if _READ[0] is not None:
+            _READ[0](self, "bool", value)
+        return value
 
     def __index__(self):
         if self.ndim != 0 or self.dtype.kind not in "iub":
@@ -276,7 +292,8 @@ class Array:
         if self.size != 1:
             raise TypeError(f"only size-1 arrays can be converted to Python scalars "
                             f"({what}() of an array of shape {self.shape})")
-        return self.asnumpy().reshape(()).item() if what != "complex" else self.asnumpy().reshape(())[()]
+        value = self.asnumpy().reshape(())
+        return value.item() if what != "complex" else value[()]
 
     def __len__(self):
         shape = self.shape
@@ -290,14 +307,16 @@ class Array:
         getitem = _op("getitem")
         return (getitem(self, i) for i in range(self.shape[0]))
 
+    # Printing is not a value read: under a jit it happens when the function is traced (a side effect, like
+    # print itself), and what is printed does not steer the computation.
     def __repr__(self):
-        return repr(self.asnumpy())
+        return repr(self._host())
 
     def __str__(self):
-        return str(self.asnumpy())
+        return str(self._host())
 
     def __format__(self, spec):
-        value = self.asnumpy()
+        value = self._host()
         return format(value[()] if value.ndim == 0 else value, spec)
 
     __hash__ = None

@@ -15,6 +15,14 @@ feature; while some thread has one, every call pays a thread-local lookup.
 ``op`` is a :class:`minpy.ops.operator.Operator`: ``op.name``, ``op.differentiable``, ``op.kind``.
 Arrays carry a write counter (``Array.version``) so an extension can tell whether an array it recorded has
 been written in place since.
+
+Value reads. An extension that must know when Python reads values out of an array (a jit turns each read into
+a guard) installs a *reader*: ``fn(array, kind, value)``, called after an Array hands a value to Python.
+``kind`` is ``"bool"`` (``bool(a)``, ``if a:``; ``value`` is the truth value) or ``"array"`` (``float``,
+``int``, ``complex``, ``operator.index``, ``item``, ``tolist``, ``asnumpy``, ``numpy.asarray(a)``; ``value``
+is the NumPy data read). Readers are per thread and stack like interceptors (:func:`push_reader`,
+:func:`pop_reader`, :func:`reading`); the top one is called. While no thread has one, a read pays one list
+lookup. Reads minpy makes for itself (printing, error messages, copies between backends) are not reported.
 """
 import contextlib
 import threading
@@ -25,10 +33,16 @@ _lock = threading.Lock()
 _threads_intercepting = [0]
 
 
+#: what every value read checks first: None while no thread has a reader, else :func:`_read`
+_reader = [None]
+_threads_reading = [0]
+
+
 class _Hooks(threading.local):
     def __init__(self):
         self.stack = []   # this thread's interceptors, lowest first
         self.level = -1   # index in ``stack`` of the interceptor handling the current call (-1: none)
+        self.readers = []  # this thread's value readers, lowest first
 
 
 _hooks = _Hooks()
@@ -119,3 +133,52 @@ def get_interceptor():
 def interceptors():
     """This thread's interceptors, lowest first (a copy)."""
     return list(_hooks.stack)
+
+
+# -- value reads ----------------------------------------------------------------------------------------------------
+def _read(array, kind, value):
+    """Report a value read to this thread's top reader (other threads' readers never see it)."""
+    readers = _hooks.readers
+    if readers:
+        readers[-1](array, kind, value)
+
+
+def _reading_changed(before, after):
+    if bool(before) != bool(after):
+        with _lock:
+            _threads_reading[0] += 1 if after else -1
+            _reader[0] = _read if _threads_reading[0] else None
+
+
+def push_reader(fn):
+    """Install ``fn(array, kind, value)`` on top of this thread's value readers."""
+    readers = _hooks.readers
+    readers.append(fn)
+    _reading_changed(len(readers) - 1, len(readers))
+
+
+def pop_reader(fn=None):
+    """Remove this thread's top value reader (which must be ``fn`` when given) and return it."""
+    readers = _hooks.readers
+    if not readers:
+        raise RuntimeError("pop_reader: this thread has no value reader")
+    if fn is not None and readers[-1] is not fn:
+        raise RuntimeError(f"pop_reader: the top reader is {readers[-1]!r}, not {fn!r}")
+    top = readers.pop()
+    _reading_changed(len(readers) + 1, len(readers))
+    return top
+
+
+@contextlib.contextmanager
+def reading(fn):
+    """``with reading(fn):`` - ``fn`` sees this thread's value reads inside the block."""
+    push_reader(fn)
+    try:
+        yield fn
+    finally:
+        pop_reader(fn)
+
+
+def readers():
+    """This thread's value readers, lowest first (a copy)."""
+    return list(_hooks.readers)

@@ -152,7 +152,7 @@ def _inplace(name, a, b):
     if (_extend._interceptor[0] is None or not _extend._hooks.stack) and (a._backend is _NUMPY or (_NUMPY1 and a.ndim == 0)):
         # NumPy's own in-place operator decides: its fast path for ** 2, ** 0.5... keeps dtypes numpy.power
         # would promote, and NumPy 1.x casts by value with the output in view for 0-d arrays
-        buffer = a._data if a._backend is _NUMPY else np.array(a.asnumpy())
+        buffer = a._data if a._backend is _NUMPY else np.array(a._host())
         other = _convert(b, _NUMPY, None)
         try:
             if name == "matmul":
@@ -185,7 +185,9 @@ def _inplace(name, a, b):
                          f"{a.shape} doesn't match the broadcast shape {result.shape}")
     if cast:
         result = get_operator("astype").public(result, a.dtype)
-    a._assign_all(result._data, result._backend)
+    # The write-back is a setitem call that the interceptors see: autograd refuses a traced value written into
+    # an untraced array, and a jit records the write so that its replay writes too.
+    _OPS["setitem"](a, Ellipsis, result)
     return a
 
 
@@ -198,7 +200,7 @@ def _check_inplace_cast(name, op, a, b, result_dtype):
 
         def stand_in(x):  # 0-d arrays keep their value (NumPy 1.x promotes by it), others a small array
             if isinstance(x, Array):
-                return x.asnumpy() if x.ndim == 0 else np.ones((1,) * x.ndim, x.dtype)
+                return x._host() if x.ndim == 0 else np.ones((1,) * x.ndim, x.dtype)
             if isinstance(x, np.ndarray) and x.ndim:
                 return np.ones((1,) * x.ndim, x.dtype)
             return x

@@ -394,28 +394,49 @@ def _plain_keywords(kwargs):
 
 
 def _dispatch(op, plan, args, kwargs):
+    return _routed(op, plan, args, kwargs)[0]
+
+
+def _choose(op, plan, args, arrays, kwargs):
+    """Where a call runs: ``(backend, impl, result, reason)``. ``impl`` is the native implementation (None on
+    NumPy); ``result`` is _MISS unless choosing ran the call already (the auto policy's first measurement);
+    ``reason``: why NumPy runs it when that is a fallback (False when NumPy was chosen for speed)."""
+    backend = _NUMPY
+    reason = None
+    chosen_impl = None
+    for candidate, impl in plan.routes:
+        reason = _native_reason(op, candidate, impl, arrays, args, kwargs)
+        if reason is None:
+            backend, chosen_impl = candidate, impl
+            break
+    result = _MISS
+    if backend is not _NUMPY and plan.auto_policy is not None:
+        if arrays:
+            backend, result = _auto_choice(op, plan, backend, chosen_impl, args, kwargs, arrays, plan.ctx)
+        elif op.name not in plan.auto_policy.overrides:
+            backend = _NUMPY  # creation from Python values: host data; later operators move it if they gain
+        if backend is _NUMPY:
+            return _NUMPY, None, result, False  # NumPy chosen for speed by the auto policy: not a fallback
+    if backend is _NUMPY:
+        if not plan.routes:
+            reason = plan.fallback
+        elif op.numpy_reason is not None:
+            reason = None
+        return _NUMPY, None, result, reason
+    return backend, chosen_impl, result, None
+
+
+def _routed(op, plan, args, kwargs):
+    """Choose a route (:func:`_choose`) and run the call there: ``(result, backend that ran it, impl)``; the
+    backend is None for ``out=`` calls (written through :func:`_with_out`)."""
     if kwargs and kwargs.get("out") is not None:
-        return _with_out(op, args, kwargs)
+        return _with_out(op, args, kwargs), None, None
     timing = recorder.timing
     if timing:
         start = perf_counter()
     args, arrays = _normalise(op, args)
     ctx = plan.ctx
-    backend = _NUMPY
-    reason = None
-    for candidate, impl in plan.routes:
-        reason = _native_reason(op, candidate, impl, arrays, args, kwargs)
-        if reason is None:
-            backend = candidate
-            break
-    result = _MISS
-    chosen = False  # NumPy chosen for speed by the auto policy: not a fallback
-    if backend is not _NUMPY and plan.auto_policy is not None:
-        if arrays:
-            backend, result = _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx)
-        elif op.name not in plan.auto_policy.overrides:
-            backend = _NUMPY  # creation from Python values: host data; later operators move it if they gain
-        chosen = backend is _NUMPY
+    backend, impl, result, reason = _choose(op, plan, args, arrays, kwargs)
     if result is not _MISS:
         pass
     elif backend is not _NUMPY:
@@ -423,18 +444,13 @@ def _dispatch(op, plan, args, kwargs):
             result = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
         except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
             result = _after_native_error(op, backend, exc, args, kwargs)
-            backend = _NUMPY
+            backend, impl = _NUMPY, None
     else:
-        if not chosen:
-            if not plan.routes:
-                reason = plan.fallback
-            elif op.numpy_reason is not None:
-                reason = None
-            if reason is not None:
-                pol = plan.policy
-                if not pol.allow_fallback:
-                    raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
-                count_fallback(op.name, reason)
+        if reason:
+            pol = plan.policy
+            if not pol.allow_fallback:
+                raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
+            count_fallback(op.name, reason)
         result = _run_numpy(op, args, kwargs)
     if backend is _NUMPY and plan.home is not None:  # NumPy ran it (by design, fallback or rerun): to the device
         result = _to_home(result, plan.home, ctx)
@@ -444,7 +460,27 @@ def _dispatch(op, plan, args, kwargs):
     if timing:
         seconds = recorder.seconds
         seconds[key] = seconds.get(key, 0.0) + perf_counter() - start
-    return result
+    return result, backend, impl
+
+
+def dispatch_route(op, args, kwargs):
+    """Run a call as ``op.dispatch`` does (no interceptor) and say where it ran, for extensions that record
+    calls to run them again (a jit): ``(result, backend, impl)``. ``backend`` is the backend whose kernel
+    computed the result (NumPy's ``op.ref`` when ``impl`` is None), or None when the call is not a plain kernel
+    call (operators with their own dispatch such as indexing and writes, ``out=``, results moved to a GPU)."""
+    if op.custom is not None:
+        return op.custom(op, args, kwargs), None, None
+    plan = op._plan
+    if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
+        plan = op.plan()
+    if plan.fast is not None:
+        result = plan.fast(op, plan, args, kwargs)
+        if result is not _MISS:
+            return result, _NUMPY, None
+    result, backend, impl = _routed(op, plan, args, kwargs)
+    if plan.home is not None:
+        backend = None
+    return result, backend, impl
 
 
 def _to_home(result, home, ctx):
@@ -727,7 +763,7 @@ def _value_class(v):
 def _stand_in(a):
     if isinstance(a, Array):
         if a.ndim == 0 and not _NUMPY2:
-            return a.asnumpy()  # NumPy 1.x: the value of a 0-d array takes part in promotion
+            return a._host()  # NumPy 1.x: the value of a 0-d array takes part in promotion
         return np.zeros((1,) * max(a.ndim, 1) if a.ndim else (), dtype=a.dtype)
     return a
 
@@ -741,7 +777,7 @@ def _cast_for_native(op, backend, args, ctx):
     if not _NUMPY2 and any(s[1] for s in sig if type(s) is tuple and isinstance(s[0], np.dtype)):
         # NumPy 1.x promotes by a 0-d array's value, through its min_scalar_type: key on that, not on the
         # value (one cache entry per value grew without bound in loops over changing 0-d arrays)
-        sig = sig + (tuple(_value_class(a.asnumpy()) for a in args if isinstance(a, Array) and a.ndim == 0),)
+        sig = sig + (tuple(_value_class(a._host()) for a in args if isinstance(a, Array) and a.ndim == 0),)
     key = (op.name, sig)
     entry = _cast_cache.get(key)
     if entry is None:

@@ -1,0 +1,354 @@
+"""Engines: how a recorded tree of paths runs again.
+
+``replay`` (:func:`compile_replay`): the tree becomes the source of one Python function, compiled once: a line
+per recorded call that calls the kernel the trace ran (NumPy's own function, with the arrays' data: no
+dispatch decision, no tape, no Array for intermediates), an ``if`` per guard with a branch per value seen, and
+the return value built at each leaf. Calls with their own dispatch (indexing with array keys, writes into
+arrays, ``out=``) call the operator's dispatch on temporary Arrays over the same data. After a write into an
+array the caller can see, its write counter is bumped (``Array._wrote``), as eagerly. When a guard meets a
+value not seen before, the function returns MISS: writes it had made into the caller's arrays are undone first
+(snapshots are taken only for writes that a guard follows), so the eager rerun that finishes the call does not
+apply them twice. Errors are re-raised as the eager operator raises them (naming the operator and the argument
+shapes). Intermediates whose last use has passed and that are not returned lend their buffer to a later result
+of the same shape and dtype (``out=`` of ufuncs), within one thread's run.
+"""
+import itertools
+import math
+import threading
+
+import numpy as onp
+
+from minpy.array import Array
+from minpy.backends import numpy_backend as _NUMPY
+from minpy.config import settings
+from minpy.jit.program import Guard, Instr, Ref, Return, guard_key, value_key
+from minpy.jit.recorder import CaptureEvent, Out
+
+MISS = object()      # a guard met a value no path has: finish eagerly and record the new path
+RETRACE = object()   # a captured object moved (rebound, reshaped): trace this signature again
+
+_NDARRAY = onp.ndarray
+_names = itertools.count()
+
+
+def _array_key(d):
+    return (d.shape, d.dtype.str, d.tobytes())
+
+
+def _wrap(d):
+    return Array(d, _NUMPY)
+
+
+def _unwrap(r):
+    if type(r) is Array:
+        return r._data if r._backend is _NUMPY else r._get(_NUMPY)
+    return r
+
+
+def _view(d, root):
+    a = Array(d, _NUMPY)
+    a._root = root._root if root._root is not None else root
+    return a
+
+
+def _undo(saved):
+    for obj, data in reversed(saved):
+        obj._data[...] = data
+        obj._wrote()
+
+
+class _Source:
+    def __init__(self):
+        self.lines = []
+        self.ns = {"_nd": _NDARRAY, "_asarray": onp.asarray, "_MISS": MISS, "_RETRACE": RETRACE,
+                   "_akey": _array_key, "_vkey": value_key, "_W": _wrap, "_U": _unwrap, "_A": _wrap,
+                   "_V": _view, "_undo": _undo, "_NP": _NUMPY}
+        self.linemap = {}
+
+    def const(self, value, prefix="k"):
+        name = f"{prefix}{next(_names)}"
+        self.ns[name] = value
+        return name
+
+    def emit(self, indent, text, instr=None):
+        self.lines.append("    " * indent + text)
+        if instr is not None:
+            self.linemap[len(self.lines)] = instr
+
+
+def _expr(src, t, wrap=False):
+    """Source for a template: Refs become slot variables (wrapped as Arrays when ``wrap``)."""
+    tt = type(t)
+    if tt is Ref:
+        return f"_W(s{t.slot})" if wrap else f"s{t.slot}"
+    if tt is list or tt is tuple:
+        if not _has_ref(t):
+            return src.const(t)
+        inner = ", ".join(_expr(src, v, wrap) for v in t)
+        return f"[{inner}]" if tt is list else f"({inner}{',' if len(t) == 1 else ''})"
+    if tt is dict:
+        if not _has_ref(t):
+            return src.const(t)
+        return "{" + ", ".join(f"{src.const(k)}: {_expr(src, v, wrap)}" for k, v in t.items()) + "}"
+    if isinstance(t, tuple) and hasattr(t, "_fields"):
+        if not _has_ref(t):
+            return src.const(t)
+        return f"{src.const(tt)}(" + ", ".join(_expr(src, v, wrap) for v in t) + ")"
+    if tt is slice and _has_ref((t.start, t.stop, t.step)):
+        return f"slice({_expr(src, t.start, wrap)}, {_expr(src, t.stop, wrap)}, {_expr(src, t.step, wrap)})"
+    if t is None or tt is bool or tt is int:
+        return repr(t)
+    return src.const(t)
+
+
+def _has_ref(t):
+    tt = type(t)
+    if tt is Ref:
+        return True
+    if tt in (list, tuple) or isinstance(t, tuple):
+        return any(_has_ref(v) for v in t)
+    if tt is dict:
+        return any(_has_ref(v) for v in t.values())
+    if tt is slice:
+        return _has_ref((t.start, t.stop, t.step))
+    return False
+
+
+def _call_args(src, instr, wrap):
+    parts = [_expr(src, a, wrap) for a in instr.args]
+    if instr.kwargs:
+        for k, v in instr.kwargs.items():
+            if k.isidentifier():
+                parts.append(f"{k}={_expr(src, v, wrap)}")
+            else:
+                parts.append(f"**{{{src.const(k)}: {_expr(src, v, wrap)}}}")
+    return ", ".join(parts)
+
+
+class Compiled:
+    """A tree of paths compiled for the ``replay`` engine: ``run(inputs, args, kwargs)`` gives the result, MISS
+    or RETRACE."""
+
+    engine = "replay"
+
+    def __init__(self, root, captures, input_slots):
+        self.root = root
+        self.captures = captures
+        src = _Source()
+        self._src = src
+        self._tls = threading.local()
+        src.emit(0, "def _run(I, ARGS, KWARGS):")
+        # captured objects first: each must still be where it was found, with its shape and dtype
+        for j, cap in enumerate(captures):
+            expr = _path_expr(src, cap.path)
+            src.emit(1, "try:")
+            src.emit(2, f"c{j} = {expr}")
+            src.emit(1, "except Exception:")
+            src.emit(2, "return _RETRACE")
+            obj = src.const(cap.obj)
+            if cap.kind == "array":
+                src.emit(1, f"if c{j} is not {obj} or c{j}._backend is not _NP or c{j}._data.shape != "
+                            f"{src.const(cap.shape)}:")
+            else:
+                src.emit(1, f"if c{j} is not {obj} or c{j}.shape != {src.const(cap.shape)}:")
+            src.emit(2, "return _RETRACE")
+        for k, s in enumerate(input_slots):
+            src.emit(1, f"s{s} = I[{k}]._data")
+        src.emit(1, "_u = []")
+        src.emit(1, "try:")
+        self._segment(root, 2, frozenset(), set())
+        src.emit(1, "except BaseException as _e:")
+        src.emit(2, "raise _fail(_e)")
+        src.ns["_fail"] = self._fail
+        code = "\n".join(src.lines)
+        self.source = code
+        compiled = compile(code, f"<minpy.jit program {next(_names)}>", "exec")
+        self._code_name = compiled.co_filename
+        exec(compiled, src.ns)
+        self.run = src.ns["_run"]
+
+    # -- code for a segment and what follows it ---------------------------------------------------------------------
+    def _segment(self, seg, ind, snapped, defined):
+        src = self._src
+        defined = set(defined)
+        guarded_after = type(seg.end) is Guard
+        for ins in seg.instrs:
+            if type(ins) is CaptureEvent:
+                cap = self.captures[ins.index]
+                src.emit(ind, f"s{ins.slot} = c{ins.index}._data" if cap.kind == "array" else
+                         f"s{ins.slot} = c{ins.index}")
+                defined.add(ins.slot)
+                continue
+            if ins.writes and guarded_after:
+                for key in ins.writes:
+                    if key not in snapped:
+                        obj = self._vis(key)
+                        src.emit(ind, f"_u.append(({obj}, {obj}._data.copy()))")
+                        snapped = snapped | {key}
+            self._instr(ins, ind)
+        end = seg.end
+        if type(end) is Return:
+            src.emit(ind, f"return {self._output(end.template, ind)}")
+            return
+        # a guard: compute the value's key, one branch per child
+        g = end
+        if g.kind == "bool":
+            src.emit(ind, f"_g = bool(s{g.slot})")
+        elif g.kind == "array":
+            src.emit(ind, f"_g = _akey(s{g.slot})")
+        elif g.kind == "shape":
+            src.emit(ind, f"_g = s{g.slot}.shape")
+        else:
+            src.emit(ind, f"_g = _vkey(s{g.slot})")
+        if len(seg.children) == 1:  # one value seen: check it and go on at this level
+            (key, child), = seg.children.items()
+            src.emit(ind, f"if _g != {src.const(key)}:")
+            if snapped:
+                src.emit(ind + 1, "_undo(_u)")
+            src.emit(ind + 1, "return _MISS")
+            self._segment(child, ind, snapped, defined)
+            return
+        first = True
+        for key, child in seg.children.items():
+            src.emit(ind, f"{'if' if first else 'elif'} _g == {src.const(key)}:")
+            first = False
+            self._segment(child, ind + 1, snapped, defined)
+        src.emit(ind, "else:")
+        if snapped:
+            src.emit(ind + 1, "_undo(_u)")
+        src.emit(ind + 1, "return _MISS")
+
+    def _vis(self, key):
+        kind, k = key
+        return f"I[{k}]" if kind == "input" else f"c{k}"
+
+    def _instr(self, ins, ind):
+        src = self._src
+        op = ins.op
+        if ins.value is not None:
+            target = f"s{ins.value}"
+        elif type(ins.outs) is Ref:
+            target = f"s{ins.outs.slot}"
+        elif ins.outs is None:
+            target = None
+        else:
+            target = "_r"
+        generic = ins.backend is None or ins.impl is not None or (
+            op.float_default and settings.default_float is not None)
+        if op.name == "getitem" and not ins.kwargs:
+            call = f"{_expr(src, ins.args[0])}[{_expr(src, ins.args[1])}]"
+            src.emit(ind, f"{target} = {call}", ins)
+        elif op.name == "setitem" and not ins.kwargs:
+            a, key, value = ins.args
+            src.emit(ind, f"{_expr(src, a)}[{_expr(src, key)}] = {_expr(src, value)}", ins)
+        elif generic:
+            fn = src.const(op)
+            positional = _call_args(src, _Positional(ins), True)
+            call = f"{fn}.dispatch(({positional + ',' if positional else ''}), {{{_kw_dict(src, ins)}}})"
+            if target is None:
+                src.emit(ind, call, ins)
+            else:
+                src.emit(ind, f"{target} = {call}", ins)
+                if target.startswith("s") and ins.value is None:
+                    src.emit(ind, f"{target} = _U({target})")
+                elif target == "_r":
+                    src.emit(ind, "_r = [_U(x) for x in _r]")
+        else:
+            fn = src.const(op.ref, "f")
+            call = f"{fn}({_call_args(src, ins, False)})"
+            src.emit(ind, call if target is None else f"{target} = {call}", ins)
+        if target == "_r":
+            for i, ref in enumerate(ins.outs):
+                if type(ref) is Ref:
+                    src.emit(ind, f"s{ref.slot} = _r[{i}]")
+        for s in ins.ndim0:
+            src.emit(ind, f"if type(s{s}) is not _nd: s{s} = _asarray(s{s})")
+        for key in ins.writes:
+            src.emit(ind, f"{self._vis(key)}._wrote()")
+
+    def _output(self, t, ind):
+        src = self._src
+        tt = type(t)
+        if tt is Out:
+            if t.kind == "vis":
+                return self._vis(t.ref)
+            if t.kind == "nd":
+                return f"{src.const(t.ref)}.copy()"
+            var = f"o{t.ref}"
+            if t.root is None:
+                src.emit(ind, f"{var} = _A(s{t.ref})")
+            elif t.root[0] == "vis":
+                src.emit(ind, f"{var} = _V(s{t.ref}, {self._vis(t.root[1])})")
+            elif t.root[0] == "vroot":
+                src.emit(ind, f"{var} = _V(s{t.ref}, {self._vis(t.root[1])})")
+            else:
+                rs = t.root[1]
+                src.emit(ind, f"{var} = _V(s{t.ref}, _A(s{rs}))" if rs != t.ref else f"{var} = _A(s{t.ref})")
+            return var
+        if tt is list:
+            return "[" + ", ".join(self._output(v, ind) for v in t) + "]"
+        if tt is tuple:
+            items = [self._output(v, ind) for v in t]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        if tt is dict:
+            return "{" + ", ".join(f"{src.const(k)}: {self._output(v, ind)}" for k, v in t.items()) + "}"
+        if isinstance(t, tuple) and hasattr(t, "_fields"):
+            return f"{src.const(tt)}(" + ", ".join(self._output(v, ind) for v in t) + ")"
+        if t is None or tt is bool or tt is int:
+            return repr(t)
+        return src.const(t)
+
+    # -- errors -----------------------------------------------------------------------------------------------------
+    def _fail(self, exc):
+        tb = exc.__traceback__
+        instr = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self._code_name:
+                instr = self._src.linemap.get(tb.tb_lineno)
+            tb = tb.tb_next
+        if instr is None or (instr.backend is None and instr.op.name not in ("getitem", "setitem")):
+            return exc  # raised by an operator's own dispatch: already as eagerly
+        message = f"minpy.numpy.{instr.op.name}({instr.desc}): {exc}"
+        try:
+            new = type(exc)(message)
+        except Exception:
+            exc.add_note(message)
+            return exc
+        return new.with_traceback(exc.__traceback__)
+
+
+class _Positional:
+    """An instruction seen as its positional arguments only (keywords are passed as a dict)."""
+
+    def __init__(self, ins):
+        self.args = ins.args
+        self.kwargs = None
+
+
+def _kw_dict(src, ins):
+    if not ins.kwargs:
+        return ""
+    return ", ".join(f"{src.const(k)}: {_expr(src, v, True)}" for k, v in ins.kwargs.items())
+
+
+def _path_expr(src, path):
+    head = path[0]
+    if head[0] == "arg":
+        i = head[1]
+        expr = f"ARGS[{i}]" if type(i) is int else f"KWARGS[{src.const(i)}]"
+    elif head[0] == "cell":
+        expr = f"{src.const(head[1])}.cell_contents"
+    else:
+        expr = src.const(head[1])
+    for step, key in path[1:]:
+        if step == "item":
+            expr = f"{expr}[{repr(key) if type(key) in (int, str) else src.const(key)}]"
+        elif step == "closure":
+            expr = f"{expr}.__closure__[{key}].cell_contents"
+        else:
+            expr = f"{expr}.{key}" if key.isidentifier() else f"getattr({expr}, {src.const(key)})"
+    return expr
+
+
+__all__ = ["Compiled", "MISS", "RETRACE"]
+_ = (math, Instr, guard_key)  # re-exported for engines added later
