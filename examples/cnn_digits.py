@@ -54,6 +54,7 @@ def parse_args(argv):
     parser.add_argument("--kvstore", choices=("local", "dist_sync", "dist_async"),
                         help="train data-parallel through MXNet's kvstore (dist_*: run under python -m "
                              "minpy.nn.launch)")
+    parser.add_argument("--jit", action="store_true", help="compile each training step with minpy.jit")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 2)
@@ -70,7 +71,8 @@ def main(argv=None):
                                           seed=args.seed)
 
     solver = Solver(ConvNet(), train, val, update_rule="adam", optim_config={"learning_rate": args.lr},
-                    lr_decay=0.9, num_epochs=args.epochs, verbose=not args.quiet, kvstore=args.kvstore)
+                    lr_decay=0.9, num_epochs=args.epochs, verbose=not args.quiet, kvstore=args.kvstore,
+                    jit=args.jit)
     solver.init()
     solver.train()
     if solver.kvstore is not None and not solver.kvstore.is_root:

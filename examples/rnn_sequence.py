@@ -71,6 +71,7 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a short run (CI smoke run)")
+    parser.add_argument("--jit", action="store_true", help="compile each training step with minpy.jit")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = min(args.epochs, 2)
@@ -93,7 +94,7 @@ def main(argv=None):
 
     solver = Solver(LSTMRegressor(hidden_size=args.hidden), train, test, update_rule="adam",
                     optim_config={"learning_rate": args.lr}, lr_decay=0.95, num_epochs=args.epochs,
-                    task_type="regression", train_acc_num_samples=500, verbose=not args.quiet)
+                    task_type="regression", train_acc_num_samples=500, verbose=not args.quiet, jit=args.jit)
     solver.init()
     initial = solver.check_accuracy(test)
     solver.train()

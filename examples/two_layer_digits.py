@@ -66,6 +66,7 @@ def parse_args(argv):
     parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     parser.add_argument("--no-stats", action="store_true", help="do not print the operator statistics")
     parser.add_argument("--quick", action="store_true", help="a few epochs only (CI smoke run)")
+    parser.add_argument("--jit", action="store_true", help="compile each training step with minpy.jit")
     parser.add_argument("--cifar10", metavar="DIR", help="train on CIFAR-10's python batches in DIR instead")
     parser.add_argument("--kvstore", choices=("local", "dist_sync", "dist_async"),
                         help="train data-parallel through MXNet's kvstore (dist_*: run under python -m "
@@ -96,7 +97,7 @@ def main(argv=None):
                     lr_decay=0.95,
                     num_epochs=args.epochs,
                     init_rule="xavier",
-                    verbose=not args.quiet,
+                    verbose=not args.quiet, jit=args.jit,
                     plot_path=args.plot,
                     kvstore=args.kvstore)
     solver.init()

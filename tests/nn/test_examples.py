@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import warnings
+
 import pytest
+
+from minpy.jit import JitWarning
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -69,3 +73,17 @@ def test_two_layer_trains_on_cifar10_files(tmp_path):
                                             "--batch-size", "8", "--hidden", "16"])
     assert 0.0 <= result["test_acc"] <= 1.0
     assert result["final_loss"] == result["final_loss"]  # finite, not NaN
+
+
+@pytest.mark.parametrize("name, argv, check", [
+    ("two_layer_digits", ["--no-stats"], lambda r: r["test_acc"] > 0.8),
+    ("cnn_digits", ["--epochs", "1"], lambda r: r["test_acc"] > 0.6),
+    ("rnn_sequence", [], lambda r: r["test_mse"] < 0.5 * r["initial_mse"]),
+])
+def test_examples_with_jit(name, argv, check):
+    if name != "rnn_sequence":
+        pytest.importorskip("sklearn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JitWarning)  # MXNet's convolution (a symbol Function) runs eagerly
+        result = load(name).main(["--quick", "--quiet", "--jit", *argv])
+    assert check(result)

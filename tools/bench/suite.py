@@ -31,6 +31,7 @@ from minpy.autograd import grad, vjp
 from minpy.backends import mxnet_backend
 from minpy.dispatch.auto import CostModel
 from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy, PreferMXNetPolicy, get_global_policy, set_global_policy
+from minpy.jit import jit
 from minpy.nn import layers
 
 LR = 1e-3
@@ -66,6 +67,14 @@ class Suite:
             self.pending.append([workload, impl, fn, number, note, policy, []])
         except Exception as exc:  # a failing implementation is a result, not the end of the run
             self.rows.append((workload, impl, None, f"failed: {type(exc).__name__}: {str(exc)[:120]}"))
+
+    def add_jit(self, workload, make, note="", memory=False):
+        """A ``minpy.jit`` row under the auto policy (only_numpy where MXNet is missing); the warm-up call traces,
+        the timed calls replay."""
+        policy = policies()[-1]
+        instance = policy()
+        with instance:
+            self.add(workload, f"minpy jit ({policy.name})", make, note, memory, policy=instance)
 
     def add_policies(self, workload, make, note="", memory=False):
         """One row per minpy policy; ``make`` is called, and the function timed, under that policy."""
@@ -266,6 +275,12 @@ def bench_small_grad(s, mx, hips, torch, rng):
         g = grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_)))
         return lambda: sync(g(ma))
     s.add_policies(wl, make_minpy)
+
+    def make_jit():
+        ma, mb = np.array(a), np.array(b)
+        g = jit(grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_))))
+        return lambda: sync(g(ma))
+    s.add_jit(wl, make_jit, "jit(grad(f))")
     if torch:
         def make_torch():
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
@@ -326,6 +341,13 @@ def bench_two_layer(s, mx, hips, torch, rng, n):
             sync(state)
         return step
     s.add_policies(wl, make_minpy, "float64")
+
+    def make_jit():
+        state = [np.array(p) for p in init]
+        mx_, moh = np.array(x), np.array(onehot)
+        step = jit(_jit_two_layer_step)
+        return lambda: sync(step(state, mx_, moh))
+    s.add_jit(wl, make_jit, "float64, the step (grad and in-place SGD updates) under jit")
     if torch:
         for dtype in ("float64", "float32"):
             def make_torch():
@@ -384,6 +406,30 @@ def bench_two_layer(s, mx, hips, torch, rng, n):
         s.add(wl, f"Gluon hybridized + Trainer {dtype}", make_gluon)
 
 
+def _jit_two_layer_step(params, x, onehot):
+    grads = grad(two_layer_loss(np), argnum=(0, 1, 2, 3))(*params, x, onehot)
+    for p, dp in zip(params, grads):
+        p -= LR * dp
+
+
+def bench_trace(s, rng):
+    """The first call of a jitted function (tracing it) against an eager call, on the two-layer step at N=16."""
+    d, h, c, n = 3072, 512, 10, 16
+    wl = f"first call under jit (trace), two-layer step N={n}"
+    x = rng.standard_normal((n, d))
+    onehot = onp.eye(c)[rng.integers(0, c, n)]
+    init = [rng.standard_normal((d, h)) * 0.01, onp.zeros(h), rng.standard_normal((h, c)) * 0.01, onp.zeros(c)]
+
+    def make(traced):
+        state = [np.array(p) for p in init]
+        mx_, moh = np.array(x), np.array(onehot)
+        if not traced:
+            return lambda: _jit_two_layer_step(state, mx_, moh)
+        return lambda: jit(_jit_two_layer_step)(state, mx_, moh)  # a new jitted function: every call traces
+    s.add(wl, "minpy eager (auto)", lambda: make(False), "the reference of this workload")
+    s.add(wl, "minpy jit, first call", lambda: make(True), "record, build the paths, generate and compile the code")
+
+
 def bench_conv(s, mx, torch, rng):
     wl = "conv 3x3, 32 filters, N=32, 3x32x32, fwd+bwd (float32)"
     x = rng.standard_normal((32, 3, 32, 32)).astype("float32")
@@ -403,6 +449,15 @@ def bench_conv(s, mx, torch, rng):
             sync(back(ones))
         return step
     s.add_policies(wl, make_minpy, "minpy.nn.layers.conv, minpy.autograd.vjp")
+
+    def make_jit():
+        mxx, mw, mb, ones = np.array(x), np.array(w), np.array(b), np.ones(out_shape, dtype="float32")
+
+        def fwd_bwd(x_, w_, b_, g):
+            return vjp(lambda x2, w2, b2: layers.conv(x2, w2, b2, pad=1), x_, w_, b_, argnum=(0, 1, 2))[1](g)
+        step = jit(fwd_bwd)
+        return lambda: sync(step(mxx, mw, mb, ones))
+    s.add_jit(wl, make_jit, "jit of the vjp; where conv runs MXNet's kernel (a symbol Function) jit runs it eagerly")
     if torch:
         def make_torch():
             tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
@@ -443,6 +498,12 @@ def bench_lstm(s, rng):
         g = grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4))
         return lambda: sync(g(*margs))
     s.add_policies(wl, make_minpy, memory=True)
+
+    def make_jit():
+        margs = [np.array(a) for a in args]
+        g = jit(grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4)))
+        return lambda: sync(g(*margs))
+    s.add_jit(wl, make_jit, memory=True)
 
 
 def bench_import(s):
@@ -539,6 +600,8 @@ def main(argv=None):
         bench_two_layer(s, mx, hips, torch, rng, n)
         s.flush()
     bench_conv(s, mx, torch, rng)
+    s.flush()
+    bench_trace(s, rng)
     s.flush()
     bench_import(s)
     s.rows.sort(key=lambda row: row[0].startswith("LSTM"))  # stable: the LSTM rows last, as in the issue

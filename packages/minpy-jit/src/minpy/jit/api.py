@@ -41,7 +41,7 @@ class Entry:
     """What one signature of a jitted function has: its tree of paths and their compiled form."""
 
     __slots__ = ("root", "compiled", "eager", "captures", "paths", "full", "misses", "replays", "traces",
-                 "eager_calls", "lock")
+                 "eager_calls", "lock", "boxed")
 
     def __init__(self):
         self.root = None
@@ -54,6 +54,7 @@ class Entry:
         self.replays = 0
         self.traces = 0
         self.eager_calls = 0
+        self.boxed = False       # some trace had arrays on other backends: replay with Arrays
         self.lock = threading.Lock()
 
 
@@ -184,24 +185,26 @@ class Jitted:
                               f"{reason}, at {line}", JitWarning, stacklevel=3)
                 return result
             if not numpy_only(rec):
-                entry.eager = "arrays on a backend other than NumPy (the replay engine compiles NumPy programs)"
-                return result
+                entry.boxed = True
             ret = Return(out)
             if entry.root is None or len(captures) < len(entry.captures) or any(
                     a is not b for a, b in zip(captures, entry.captures)):
                 entry.root = build(rec.events, ret)
                 entry.paths = 1
+                entry.boxed = not numpy_only(rec)
             else:
                 try:
                     entry.paths += merge(entry.root, rec.events, ret)
                 except Diverged:
                     entry.root = build(rec.events, ret)
                     entry.paths = 1
+                    entry.boxed = not numpy_only(rec)
             entry.captures = captures
             entry.paths = count_paths(entry.root)
             if entry.paths >= self.max_paths:
                 entry.full = True
-            entry.compiled = engines.Compiled(entry.root, entry.captures, rec.input_slots)
+            kind = engines.Boxed if entry.boxed else engines.Compiled
+            entry.compiled = kind(entry.root, entry.captures, rec.input_slots)
         return result
 
     # -- statistics ---------------------------------------------------------------------------------------------------
@@ -211,7 +214,8 @@ class Jitted:
         for key, e in list(self._entries.items()):
             out.append({"signature": _describe_key(key), "traces": e.traces, "paths": e.paths,
                         "replays": e.replays, "misses": e.misses, "eager_calls": e.eager_calls,
-                        "engine": e.compiled.engine if e.compiled is not None else None, "eager": e.eager})
+                        "engine": e.compiled.engine if e.compiled is not None else None,
+                        "mode": e.compiled.mode if e.compiled is not None else None, "eager": e.eager})
         return {"function": getattr(self.fn, "__qualname__", repr(self.fn)), "inlined": self.inlined,
                 "signatures": out}
 

@@ -21,8 +21,8 @@ import numpy as onp
 from minpy.array import Array
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.config import settings
-from minpy.jit.program import Guard, Instr, Ref, Return, guard_key, value_key
-from minpy.jit.recorder import CaptureEvent, Out
+from minpy.jit.program import Guard, Instr, Ref, Return, guard_key, value_key, walk
+from minpy.jit.recorder import CaptureEvent, Out, _refs
 
 MISS = object()      # a guard met a value no path has: finish eagerly and record the new path
 RETRACE = object()   # a captured object moved (rebound, reshaped): trace this signature again
@@ -125,11 +125,195 @@ def _call_args(src, instr, wrap):
     return ", ".join(parts)
 
 
+_FRESH_KINDS = ("ufunc", "reduction", "linalg")  # NumPy results of these never share an argument's memory
+_PURE_KINDS = ("ufunc", "reduction", "shape", "creation")  # may be dropped when nothing reads their results
+
+
+def _out_slots(ins):
+    outs = ins.outs
+    if type(outs) is Ref:
+        return [outs.slot]
+    if outs is None:
+        return []
+    return [r.slot for r in outs if type(r) is Ref]
+
+
+def _in_slots(ins):
+    refs = _refs(ins.args) + _refs(ins.kwargs)
+    return [r.slot for r in refs]
+
+
+def _returned(t, out):
+    """Slots a result template hands to the caller (new Arrays and the roots they view)."""
+    tt = type(t)
+    if tt is Out:
+        if t.kind == "new":
+            out.add(t.ref)
+            if t.root is not None and t.root[0] == "slot":
+                out.add(t.root[1])
+    elif tt in (list, tuple) or isinstance(t, tuple):
+        for v in t:
+            _returned(v, out)
+    elif tt is dict:
+        for v in t.values():
+            _returned(v, out)
+    return out
+
+
+def analyse(root):
+    """Constant folding and dead-code elimination over the whole tree: ``(folded, dead)``. ``folded`` maps
+    slots to values computed at trace time that no replay needs to compute again (nothing writes them, returns
+    them or passes them where they could be written); ``dead`` holds instructions whose results nothing reads
+    and that have no effect (writes, random draws, errors a value can raise)."""
+    instrs = [ins for seg in walk(root) for ins in seg.instrs if type(ins) is Instr]
+    returned = set()
+    guarded = set()
+    for seg in walk(root):
+        if type(seg.end) is Return:
+            _returned(seg.end.template, returned)
+        elif seg.end is not None:
+            guarded.add(seg.end.slot)
+    folded = {}
+    for ins in instrs:
+        if ins.folded:
+            folded.update(ins.folded)
+    while True:
+        # a folded call's array arguments must be folded too
+        for ins in instrs:
+            if ins.folded and any(s in folded for s in ins.folded):
+                ins_refs = _refs(ins.args[1:] if ins.op.name.endswith("_like") else ins.args) + _refs(ins.kwargs)
+                if any(r.slot not in folded for r in ins_refs) or not all(s in folded for s in ins.folded):
+                    for s in ins.folded:
+                        folded.pop(s, None)
+        taint = {s: {s} for s in folded}
+        bad = set()
+        changed = True
+        while changed:
+            changed = False
+            for ins in instrs:
+                if ins.folded and all(s in folded for s in ins.folded):
+                    continue
+                origins = set()
+                for s in _in_slots(ins):
+                    origins |= taint.get(s, set())
+                if not origins:
+                    continue
+                op = ins.op
+                if op.name == "setitem":
+                    target = _refs(ins.args[:1])
+                    if target:
+                        bad |= taint.get(target[0].slot, set())
+                    continue
+                if ins.writes or (ins.backend is None and op.name != "getitem"):
+                    bad |= origins
+                    continue
+                if op.kind in _FRESH_KINDS and ins.backend is _NUMPY:
+                    continue
+                for s in _out_slots(ins):
+                    now = taint.get(s, set())
+                    if not origins <= now:
+                        taint[s] = now | origins
+                        changed = True
+        for s in returned:
+            bad |= taint.get(s, set())
+        if not bad:
+            break
+        for s in bad:
+            folded.pop(s, None)
+    # dead code: results nothing reads, no effect
+    dead = set()
+    while True:
+        used = set(returned) | guarded
+        for ins in instrs:
+            if id(ins) in dead:
+                continue
+            if ins.folded and all(s in folded for s in ins.folded):
+                continue
+            used.update(_in_slots(ins))
+        more = False
+        for ins in instrs:
+            if id(ins) in dead or ins.writes or ins.value is not None:
+                continue
+            op = ins.op
+            pure = (op.kind in _PURE_KINDS and op.custom is None and ins.backend is not None) or (
+                op.name == "getitem" and not ins.kwargs)
+            if pure and not any(s in used for s in _out_slots(ins)):
+                dead.add(id(ins))
+                more = True
+        if not more:
+            return folded, dead, used
+
+
+def plan_buffers(root, folded, dead, used):
+    """For a tree of one path: ``{slot: buffer index}`` and the buffers' (shape, dtype). Results of NumPy ufuncs
+    whose readers are all NumPy kernels with fresh results (so no view of them outlives the call) and that are
+    not returned get a buffer, kept by the thread between calls; a buffer whose slot is read for the last time
+    serves a later result of the same shape and dtype."""
+    seg = root
+    order = []
+    while True:
+        order.extend(ins for ins in seg.instrs if type(ins) is Instr and id(ins) not in dead)
+        if type(seg.end) is Return or len(seg.children) != 1:
+            break
+        seg = next(iter(seg.children.values()))
+    if type(seg.end) is not Return:
+        return {}, []
+    returned = _returned(seg.end.template, set())
+    guarded = set()
+    s2 = root
+    while type(s2.end) is not Return:
+        guarded.add(s2.end.slot)
+        s2 = next(iter(s2.children.values()))
+    readers = {}
+    last = {}
+    for i, ins in enumerate(order):
+        for s in _in_slots(ins):
+            readers.setdefault(s, []).append(ins)
+            last[s] = i
+    candidates = set()
+    for ins in order:
+        ref = ins.op.ref
+        if (isinstance(ref, onp.ufunc) and ref.nout == 1 and ins.backend is _NUMPY and ins.impl is None
+                and not ins.kwargs and type(ins.outs) is Ref and ins.folded is None and not ins.writes):
+            s = ins.outs.slot
+            if s in returned or s in guarded or s in folded or s not in used:
+                continue
+            if all(r.op.kind in _FRESH_KINDS and r.backend is _NUMPY and r.op.custom is None
+                   for r in readers.get(s, ())):
+                candidates.add(s)
+    assign = {}
+    specs = []
+    free = {}
+    for i, ins in enumerate(order):
+        # arguments read for the last time here free their buffers first: an elementwise result may take the
+        # buffer of an argument of its own shape (NumPy allows an output that is exactly an input)
+        for s in set(_in_slots(ins)):
+            if last.get(s) == i and s in assign and ins.op.kind == "ufunc":
+                free.setdefault(specs[assign[s]], []).append(assign[s])
+        if type(ins.outs) is Ref and ins.outs.slot in candidates:
+            s = ins.outs.slot
+            spec = (tuple(ins.shapes[s]), ins.dtypes[s].str)
+            pool = free.get(spec)
+            if pool:
+                assign[s] = pool.pop()
+            else:
+                specs.append(spec)
+                assign[s] = len(specs) - 1
+        for s in set(_in_slots(ins)):
+            if last.get(s) == i and s in assign and ins.op.kind != "ufunc":
+                free.setdefault(specs[assign[s]], []).append(assign[s])
+        for s in _out_slots(ins):
+            if s in assign and s not in last:  # written, never read
+                free.setdefault(specs[assign[s]], []).append(assign[s])
+    return assign, specs
+
+
 class Compiled:
     """A tree of paths compiled for the ``replay`` engine: ``run(inputs, args, kwargs)`` gives the result, MISS
     or RETRACE."""
 
     engine = "replay"
+    mode = "compiled"
 
     def __init__(self, root, captures, input_slots):
         self.root = root
@@ -154,6 +338,14 @@ class Compiled:
             src.emit(2, "return _RETRACE")
         for k, s in enumerate(input_slots):
             src.emit(1, f"s{s} = I[{k}]._data")
+        self.folded, self.dead, self.used = analyse(root)
+        self.buffers, specs = plan_buffers(root, self.folded, self.dead, self.used)
+        if specs:
+            src.ns["_T"] = self._tls
+            src.ns["_alloc"] = lambda: [onp.empty(shape, dtype) for shape, dtype in specs]
+            src.emit(1, "_b = _T.__dict__.get('b')")
+            src.emit(1, "if _b is None:")
+            src.emit(2, "_b = _T.b = _alloc()")
         src.emit(1, "_u = []")
         src.emit(1, "try:")
         self._segment(root, 2, frozenset(), set())
@@ -225,6 +417,13 @@ class Compiled:
     def _instr(self, ins, ind):
         src = self._src
         op = ins.op
+        if id(ins) in self.dead:
+            return
+        if ins.folded and all(s in self.folded for s in ins.folded):
+            for s in ins.folded:
+                if s in self.used:
+                    src.emit(ind, f"s{s} = {src.const(self.folded[s])}")
+            return
         if ins.value is not None:
             target = f"s{ins.value}"
         elif type(ins.outs) is Ref:
@@ -255,7 +454,10 @@ class Compiled:
                     src.emit(ind, "_r = [_U(x) for x in _r]")
         else:
             fn = src.const(op.ref, "f")
-            call = f"{fn}({_call_args(src, ins, False)})"
+            args = _call_args(src, ins, False)
+            if type(ins.outs) is Ref and ins.outs.slot in self.buffers:
+                args += f", out=_b[{self.buffers[ins.outs.slot]}]"
+            call = f"{fn}({args})"
             src.emit(ind, call if target is None else f"{target} = {call}", ins)
         if target == "_r":
             for i, ref in enumerate(ins.outs):
@@ -350,5 +552,128 @@ def _path_expr(src, path):
     return expr
 
 
-__all__ = ["Compiled", "MISS", "RETRACE"]
+class Boxed:
+    """The ``replay`` engine for traces whose arrays live on other backends (MXNet, CuPy) or include views MXNet
+    had to copy: the tree is walked with Arrays in the slots, each call run on its recorded route (the backend's
+    kernel through the dispatcher's runner, NumPy's, or the operator's own dispatch for indexing and writes),
+    with no policy decision, no tape and no interceptor. Guards, undo on a miss and the result are as in
+    :class:`Compiled`."""
+
+    engine = "replay"
+    mode = "arrays"
+
+    def __init__(self, root, captures, input_slots):
+        self.root = root
+        self.captures = captures
+        self.input_slots = input_slots
+
+    def run(self, I, ARGS, KWARGS):
+        from minpy.context import current_context
+        from minpy.jit.recorder import resolve
+        from minpy.ops.operator import _after_native_error, _normalise, _run_native, _run_numpy
+
+        caps = []
+        for cap in self.captures:
+            try:
+                obj = resolve(cap.path, ARGS, KWARGS)
+            except Exception:
+                return RETRACE
+            if obj is not cap.obj or tuple(obj.shape) != cap.shape:
+                return RETRACE
+            caps.append(obj)
+        env = {s: I[k] for k, s in enumerate(self.input_slots)}
+        visible = {}
+        undo = []
+        snapped = set()
+        ctx = current_context()
+        seg = self.root
+
+        def fill(t):
+            tt = type(t)
+            if tt is Ref:
+                return env[t.slot]
+            if tt is list or tt is tuple:
+                return tt([fill(v) for v in t])
+            if tt is dict:
+                return {k: fill(v) for k, v in t.items()}
+            if tt is slice:
+                return slice(fill(t.start), fill(t.stop), fill(t.step))
+            if isinstance(t, tuple) and hasattr(t, "_fields"):
+                return tt(*[fill(v) for v in t])
+            return t
+
+        def vis(key):
+            return I[key[1]] if key[0] == "input" else caps[key[1]]
+
+        while True:
+            guarded_after = type(seg.end) is Guard
+            for ins in seg.instrs:
+                if type(ins) is CaptureEvent:
+                    obj = caps[ins.index]
+                    env[ins.slot] = obj
+                    continue
+                if ins.writes and guarded_after:
+                    for key in ins.writes:
+                        if key not in snapped:
+                            snapped.add(key)
+                            obj = vis(key)
+                            undo.append((obj, onp.array(obj._get(_NUMPY))))
+                op = ins.op
+                args = fill(ins.args)
+                kwargs = fill(ins.kwargs) if ins.kwargs else {}
+                if ins.backend is None:
+                    result = op.dispatch(args, kwargs)
+                elif ins.impl is None:
+                    result = _run_numpy(op, args, kwargs)
+                else:
+                    args, arrays = _normalise(op, args)
+                    try:
+                        result = _run_native(op, ins.backend, ins.impl, args, kwargs, arrays, ctx)
+                    except Exception as exc:
+                        result = _after_native_error(op, ins.backend, exc, args, kwargs)
+                if ins.value is not None:
+                    env[ins.value] = result
+                elif type(ins.outs) is Ref:
+                    env[ins.outs.slot] = result
+                elif ins.outs is not None:
+                    for ref, r in zip(ins.outs, result):
+                        if type(ref) is Ref:
+                            env[ref.slot] = r
+            end = seg.end
+            if type(end) is Return:
+                return self._output(end.template, env, vis)
+            value = env[end.slot]
+            if end.kind == "bool":
+                key = bool(value._get(_NUMPY))
+            elif end.kind == "array":
+                key = _array_key(value._get(_NUMPY))
+            elif end.kind == "shape":
+                key = tuple(value.shape)
+            else:
+                key = value_key(value)
+            child = seg.children.get(key)
+            if child is None:
+                for obj, data in reversed(undo):
+                    obj._assign_all(data, _NUMPY)
+                return MISS
+            seg = child
+
+    def _output(self, t, env, vis):
+        tt = type(t)
+        if tt is Out:
+            if t.kind == "vis":
+                return vis(t.ref)
+            if t.kind == "nd":
+                return t.ref.copy()
+            return env[t.ref]
+        if tt is list or tt is tuple:
+            return tt([self._output(v, env, vis) for v in t])
+        if tt is dict:
+            return {k: self._output(v, env, vis) for k, v in t.items()}
+        if isinstance(t, tuple) and hasattr(t, "_fields"):
+            return tt(*[self._output(v, env, vis) for v in t])
+        return t
+
+
+__all__ = ["Compiled", "Boxed", "MISS", "RETRACE"]
 _ = (math, Instr, guard_key)  # re-exported for engines added later

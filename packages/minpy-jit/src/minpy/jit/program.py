@@ -47,7 +47,7 @@ class Instr:
     """
 
     __slots__ = ("op", "backend", "impl", "args", "kwargs", "outs", "writes", "line", "desc", "ndim0",
-                 "value", "shapes", "fresh")
+                 "value", "shapes", "dtypes", "folded")
 
     def __init__(self, op, backend, impl, args, kwargs, outs, line, desc):
         self.op = op
@@ -62,7 +62,8 @@ class Instr:
         self.ndim0 = ()
         self.value = None
         self.shapes = {}
-        self.fresh = False
+        self.dtypes = {}
+        self.folded = None   # {slot: value at trace time} when the result is a constant of the program
 
     def same_as(self, other):
         return (type(other) is Instr and other.op is self.op and other.backend is self.backend

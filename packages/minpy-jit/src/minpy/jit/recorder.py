@@ -141,7 +141,9 @@ class Recording:
         self.visible = {}               # id(caller-visible Array) -> ("input", k) or ("captured", j)
         self.problem = None             # (reason, line): this path cannot be compiled
         self.home = {}                  # slot -> backend of the data at trace time
+        self.links = False
         self.frame_stop = sys._getframe(2)
+        self.const = set()              # slots whose value is a constant of the program (see _foldable)
         self.input_slots = []
         for k, a in enumerate(inputs):
             if id(a) not in self.slot_of:
@@ -158,7 +160,7 @@ class Recording:
         if isinstance(obj, Array):
             self.home[s] = obj._backend
             if obj._link is not None:
-                self.fail("a detached view (a basic-indexing result the backend had to copy)")
+                self.links = True  # a detached view (a copy MXNet made for basic indexing): replayed with Arrays
         return s
 
     def fail(self, reason, line=None):
@@ -327,6 +329,7 @@ class Recording:
             return
         ndim0 = []
         shapes = {}
+        dtypes = {}
         static = (op.kind in STATIC_KINDS and op.name not in DATA_SHAPED) or op.name == "setitem" or (
             op.name == "getitem" and basic_keys(args[1]) is not None)
         for r in (result,) if t is Array else (result if result is not None else ()):
@@ -334,12 +337,32 @@ class Recording:
             if r.ndim == 0:
                 ndim0.append(s)
             shapes[s] = r.shape
+            dtypes[s] = r.dtype
             if not static:
                 guards.append(Guard("shape", s, r.shape))
         instr.ndim0 = tuple(ndim0)
         instr.shapes = shapes
+        instr.dtypes = dtypes
+        if self._foldable(instr) and all(type(r) is Array and r._backend is _NUMPY for r in
+                                         ((result,) if t is Array else result)):
+            instr.folded = {s: r._data for s, r in zip(shapes, (result,) if t is Array else result)}
+            self.const.update(shapes)
         self.events.append(instr)
         self.events.extend(guards)
+
+    def _foldable(self, instr):
+        """Whether the call's results are constants: a deterministic NumPy kernel whose array arguments are
+        constants too (or, for ``*_like``, read for their shape and dtype only). The compiler checks later that
+        nothing writes or returns them (see minpy.jit.engines)."""
+        op = instr.op
+        if instr.backend is not _NUMPY or instr.impl is not None or instr.writes or op.custom is not None:
+            return False
+        if op.kind not in FOLDABLE_KINDS or op.name in DATA_SHAPED or op.float_default:
+            return False
+        refs = _refs(instr.args) + _refs(instr.kwargs)
+        if op.name.endswith("_like") and instr.args and type(instr.args[0]) is Ref:
+            refs = _refs(instr.args[1:]) + _refs(instr.kwargs)
+        return all(r.slot in self.const for r in refs)
 
     def _result_ref(self, r, instr):
         s = self.slot_of.get(id(r))
@@ -361,8 +384,6 @@ class Recording:
             vis = self.visible.get(id(value))
             if vis is not None:
                 return Out("vis", vis)
-            if value._link is not None:
-                self.fail("the result is a detached view")
             s = self.slot_for(value)
             root = value._root
             rootref = None
@@ -391,6 +412,26 @@ class Recording:
         if isinstance(value, onp.ndarray):
             return Out("nd", onp.array(value, copy=True))
         return value
+
+
+FOLDABLE_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape", "creation"))
+
+
+def _refs(t, out=None):
+    """The Refs inside a template."""
+    out = [] if out is None else out
+    tt = type(t)
+    if tt is Ref:
+        out.append(t)
+    elif tt in (list, tuple) or isinstance(t, tuple):
+        for v in t:
+            _refs(v, out)
+    elif tt is dict:
+        for v in t.values():
+            _refs(v, out)
+    elif tt is slice:
+        _refs((t.start, t.stop, t.step), out)
+    return out
 
 
 def _copy_value(v):
@@ -472,5 +513,6 @@ def uninstall(rec, hooks):
 
 
 def numpy_only(rec):
-    """Whether every slot's data lived on NumPy during the trace (the compiled engine's condition)."""
-    return all(b is _NUMPY for b in rec.home.values())
+    """Whether every slot's data lived on NumPy during the trace, as plain NumPy arrays (the condition for
+    generated code over the data; other traces replay their routes with Arrays)."""
+    return not rec.links and all(b is _NUMPY for b in rec.home.values())

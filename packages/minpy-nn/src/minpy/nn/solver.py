@@ -17,6 +17,9 @@ Data-parallel: with ``kvstore='dist_sync'`` (or ``'dist_async'``, ``'local'``, a
 and the program started by ``python -m minpy.nn.launch``, each worker trains on its shard of the training data
 and the gradients are combined through MXNet's parameter server (:class:`minpy.nn.dist.DataParallel`); only rank
 0 prints and writes checkpoints, and every worker ends with the same parameters.
+
+``jit=True`` compiles each step's forward and backward pass with :func:`minpy.jit.jit` (recorded at the first
+step of each batch shape, replayed after; the same numbers as without it on NumPy).
 """
 import copy
 import math
@@ -46,6 +49,17 @@ def _resolve(module, rule, what):
     return fn
 
 
+class _Batch:
+    """The arrays of a data batch, as the jitted step receives them."""
+
+    __slots__ = ("data", "label", "pad")
+
+    def __init__(self, data, label, pad):
+        self.data = data
+        self.label = label
+        self.pad = pad
+
+
 class Solver:
     """Trains ``model`` on ``train_dataiter``, evaluating on ``test_dataiter`` after every epoch.
 
@@ -60,7 +74,7 @@ class Solver:
     def __init__(self, model, train_dataiter, test_dataiter, update_rule="sgd", optim_config=None,
                  lr_decay=1.0, num_epochs=10, init_rule="xavier", init_config=None, print_every=10, verbose=True,
                  train_acc_num_samples=1000, task_type="classification", checkpoint_every=None,
-                 checkpoint_dir=None, plot_path=None, kvstore=None):
+                 checkpoint_dir=None, plot_path=None, kvstore=None, jit=False):
         if task_type not in _TASK_TYPES:
             raise ValueError(f"task_type must be one of {_TASK_TYPES}, got {task_type!r}")
         if checkpoint_every is not None and (int(checkpoint_every) < 1 or checkpoint_dir is None):
@@ -83,6 +97,8 @@ class Solver:
         self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
         self.checkpoint_dir = checkpoint_dir
         self.plot_path = plot_path
+        self.jit = bool(jit)
+        self._jitted = None
         _resolve(init, init_rule, "init_rule")
         self._parallel = _data_parallel(kvstore)
         self.kvstore = None if self._parallel is None else self._parallel.kvstore
@@ -161,7 +177,7 @@ class Solver:
         """One gradient update on ``batch``; returns the loss as computed, not read back: reading a value
         waits for an asynchronous backend (MXNet's engine, a GPU), so losses are read only to be printed and
         at the end of each epoch (:meth:`_read_losses`)."""
-        grads, loss = self.model.grad_and_loss(batch)
+        grads, loss = self._jit_grad_and_loss(batch) if self.jit else self.model.grad_and_loss(batch)
         params = self.model.params
         parallel = self._parallel
         if parallel is not None:
@@ -176,6 +192,35 @@ class Solver:
         if parallel is not None:
             parallel.updated(params, before)
         return loss
+
+    def _jit_grad_and_loss(self, batch):
+        """``model.grad_and_loss(batch)`` compiled by ``minpy.jit``: parameters, auxiliary parameters and the
+        batch's arrays are the compiled function's arguments, so each step replays the recorded forward and
+        backward pass on the current values; auxiliary parameters the forward pass rebinds (running statistics)
+        come back as results. The update rules run as usual (they keep Python counters, such as Adam's step
+        number, that would make every step a new signature)."""
+        if self._jitted is None:
+            from minpy.jit import jit
+
+            self._jitted = jit(self._grad_and_loss_of, max_signatures=64)
+        model = self.model
+        grads, loss, aux = self._jitted(dict(model.params), dict(model.aux_params), list(batch.data),
+                                        list(batch.label), int(getattr(batch, "pad", 0) or 0))
+        model.aux_params.update(aux)
+        return grads, loss
+
+    def _grad_and_loss_of(self, params, aux_params, data, label, pad):
+        model = self.model
+        live_params, live_aux = model.params, model.aux_params
+        model.params, model.aux_params = params, aux_params
+        try:
+            grads, loss = model.grad_and_loss(_Batch(data, label, pad))
+            for name, value in params.items():  # parameters a lazily built model created in this call
+                if name not in live_params:
+                    live_params[name] = value
+            return grads, loss, dict(model.aux_params)
+        finally:
+            model.params, model.aux_params = live_params, live_aux
 
     def _read_losses(self):
         """Turn the losses recorded since the last read into floats (one wait for the device in all)."""
