@@ -25,9 +25,9 @@ import time
 import numpy as onp
 
 MODELS = {
-    # name: (per-worker batch, description)
-    "two-layer": (128, "two-layer net 3072-512-10, N=128 per worker"),
-    "cnn": (32, "CNN (conv 3x3x32, ReLU, pool 2, affine 10) on 3x32x32, N=32 per worker"),
+    # name: (per-worker batch, description, short label)
+    "two-layer": (128, "two-layer net 3072-512-10, N=128 per worker", "two-layer net"),
+    "cnn": (32, "CNN (conv 3x3x32, ReLU, pool 2, affine 10) on 3x32x32, N=32 per worker", "CNN"),
 }
 
 
@@ -90,29 +90,32 @@ def worker(name, steps, warmup, out, use_kv):
     shape = (n, 3072) if name == "two-layer" else (n, 3, 32, 32)
     batch = DataBatch([np.array(rng.randn(*shape).astype(onp.float32))], [np.array(rng.randint(0, 10, n))])
     config = {"learning_rate": 1e-3}
-    step_times, exchange_times = [], []
+    step_times, exchange_times, step_cpu, exchange_cpu = [], [], [], []
     pushed = pulled = 0
     for i in range(warmup + steps):
         if i == warmup:
             if kv is not None:
                 kv.barrier()
                 pushed, pulled = kv.bytes_pushed, kv.bytes_pulled
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         grads, loss = model.grad_and_loss(batch)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         if par is not None:
             grads, loss = par.gradients(grads, loss)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         for key, dw in grads.items():
             model.params[key], _ = optim.sgd(model.params[key], dw, config)
         for value in model.params.values():
             value.asnumpy()  # waits for an asynchronous backend: the step is done
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         if i >= warmup:
             step_times.append(t3 - t0)
             exchange_times.append(t2 - t1)
+            step_cpu.append(c3 - c0)
+            exchange_cpu.append(c2 - c1)
     result = {"rank": rank, "workers": kv.num_workers if kv else 1, "batch": n, "step_times": step_times,
-              "exchange_times": exchange_times, "param_bytes": sum(v.nbytes for v in model.params.values()),
+              "exchange_times": exchange_times, "step_cpu": step_cpu, "exchange_cpu": exchange_cpu,
+              "param_bytes": sum(v.nbytes for v in model.params.values()),
               "pushed": (kv.bytes_pushed - pushed) / steps if kv else 0,
               "pulled": (kv.bytes_pulled - pulled) / steps if kv else 0}
     with open(os.path.join(out, f"{name}-{rank}.json"), "w") as f:
@@ -146,7 +149,10 @@ def summarize(results):
     exchange = statistics.median(t for r in results for t in r["exchange_times"])
     mean_step = statistics.mean(statistics.mean(r["step_times"]) for r in results)
     samples = sum(r["batch"] for r in results) / mean_step
-    return {"workers": len(results), "step": step, "exchange": exchange, "samples": samples,
+    cpu = statistics.median(t for r in results for t in r["step_cpu"])
+    exchange_cpu = statistics.median(t for r in results for t in r["exchange_cpu"])
+    return {"workers": len(results), "step": step, "exchange": exchange, "samples": samples, "cpu": cpu,
+            "exchange_cpu": exchange_cpu,
             "bytes": statistics.mean(r["pushed"] + r["pulled"] for r in results),
             "param_bytes": results[0]["param_bytes"], "batch": results[0]["batch"]}
 
@@ -166,12 +172,15 @@ def render(rows, elapsed, args):
              f"server and the workers) and by whatever else ran: load average {args.load[0]:.1f} at the start, "
              f"{os.getloadavg()[0]:.1f} at the end.", "",
              "Each worker's step: forward, backward, the gradients' mean over the workers through the kvstore "
-             "(`DataParallel.gradients`: one pushpull of every gradient), SGD; float32; synthetic data. "
-             "\"exchange\" is the mean through the kvstore alone. Samples/s counts every worker's samples "
-             "(`workers x batch / mean step time`); speed-up is against one process without a kvstore. Bytes are "
-             "the payload one worker pushes plus pulls per step.", "",
-             "| model | setup | step (median) | exchange (median) | samples/s | speed-up | bytes per worker per step |",
-             "|---|---|---|---|---|---|---|"]
+             "(`DataParallel.gradients`: one pushpull of every gradient and the loss), SGD; float32; synthetic "
+             "data. \"exchange\" is that mean alone. Samples/s counts every worker's samples (`workers x batch / "
+             "mean step time`); speed-up is against one process without a kvstore. Bytes are the payload one "
+             "worker pushes plus pulls per step. CPU is the worker process's CPU time per step (all its "
+             "threads; the server's is not in it): it depends much less than the wall time on what else runs, "
+             "so on a busy machine it is the steadier measure of the work a step costs.", "",
+             "| model | setup | step (median) | exchange | worker CPU per step (exchange) | samples/s | speed-up | "
+             "bytes per worker per step |",
+             "|---|---|---|---|---|---|---|---|"]
     base = {}
     for name, setup, s in rows:
         if setup == "1 process, no kvstore":
@@ -179,7 +188,8 @@ def render(rows, elapsed, args):
         speed = f"{s['samples'] / base[name]:.2f}x" if name in base else "—"
         lo, hi = s["spread"]
         lines.append(f"| {MODELS[name][1]} | {setup} | {s['step'] * 1e3:.1f} ms [{lo * 1e3:.0f}-{hi * 1e3:.0f}] | "
-                     f"{s['exchange'] * 1e3:.2f} ms | {s['samples']:.0f} | {speed} | {mb(s['bytes'])} |")
+                     f"{s['exchange'] * 1e3:.1f} ms | {s['cpu'] * 1e3:.1f} ms ({s['exchange_cpu'] * 1e3:.1f} ms) | "
+                     f"{s['samples']:.0f} | {speed} | {mb(s['bytes'])} |")
     lines += ["", note(rows)]
     return "\n".join(lines) + "\n"
 
@@ -194,26 +204,28 @@ def note(rows):
            "exchange within a fraction f of the compute time T of a step, a worker's link needs 2P / (f T) and "
            "a server's 2 W P / (S f T). With one server per machine (S = W, MXNet's usual layout) each machine "
            "carries both: 4 P / (f T) in all, whatever the number of machines, as long as the big arrays dominate "
-           "P. Below, T is the measured step of one process without a kvstore, and f = 0.5 (exchange may take half "
-           "as long as the compute; it is not overlapped with it here: minpy exchanges after the backward pass).", ""]
-    out += ["| model | P | T (1 process) | worker link 2P/(fT) | W | S | per server 2WP/(SfT) | per machine (S = W) |",
+           "P. Below, T is the CPU time of one process's step without a kvstore, measured (what the step costs a "
+           "machine that runs nothing else; the wall time of this busy machine is not a steady measure), and "
+           "f = 0.5 (the exchange may take half as long as the compute; minpy does not overlap the two: it "
+           "exchanges after the backward pass).", ""]
+    out += ["| model | P | T (CPU, 1 process) | worker link 2P/(fT) | W | S | per server 2WP/(SfT) | per machine (S = W) |",
             "|---|---|---|---|---|---|---|---|"]
     f = 0.5
     for name in MODELS:
         base = next((s for n, setup, s in rows if n == name and setup == "1 process, no kvstore"), None)
         if base is None:
             continue
-        p, t = base["param_bytes"], base["step"]
+        p, t = base["param_bytes"], base["cpu"]
         worker_bw = 2 * p / (f * t)
         for w, s_count in ((8, 1), (8, 8), (64, 8), (64, 64)):
             server_bw = 2 * w * p / (s_count * f * t)
             machine = (worker_bw + 2 * w * p / (w * f * t)) if s_count == w else None
-            out.append(f"| {MODELS[name][1].split(',')[0]} | {mb(p)} | {t * 1e3:.1f} ms | {gbit(worker_bw)} | {w} | "
+            out.append(f"| {MODELS[name][2]} | {mb(p)} | {t * 1e3:.1f} ms | {gbit(worker_bw)} | {w} | "
                        f"{s_count} | {gbit(server_bw)} | {gbit(machine) if machine else '—'} |")
     measured = [(n, setup, s) for n, setup, s in rows if s["workers"] > 1 and "dist_sync" in setup]
     if measured:
         out += ["", "Measured here, on one machine over loopback: " + "; ".join(
-            f"{MODELS[n][1].split(',')[0]} with {s['workers']} workers exchanged "
+            f"{MODELS[n][2]} with {s['workers']} workers exchanged "
             f"{mb(s['bytes'])} per worker per step in {s['exchange'] * 1e3:.1f} ms "
             f"({gbit(s['bytes'] / s['exchange']) if s['exchange'] else '—'} per worker, with the CPU shared "
             "by all processes)" for n, setup, s in measured) + "."]
@@ -222,8 +234,8 @@ def note(rows):
         base = next((s for n, setup, s in rows if n == name and setup == "1 process, no kvstore"), None)
         if base is None:
             continue
-        p, t = base["param_bytes"], base["step"]
-        label = MODELS[name][1].split(",")[0]
+        p, t = base["param_bytes"], base["cpu"]
+        label = MODELS[name][2]
         worker_bw, one_server = 2 * p / (f * t), [2 * w * p / (f * t) for w in (8, 64)]
         grow = [w for w, bw in zip((8, 64), one_server) if bw > 10e9 / 8]
         out.append(f"- {label}: {mb(p)} of parameters against a {t * 1e3:.0f} ms step. A worker's link needs "
@@ -236,7 +248,7 @@ def note(rows):
     exchanges = [(n, s) for n, setup, s in rows if "dist_sync" in setup and s["workers"] == 1]
     for n, s in exchanges:
         if s["bytes"] and s["exchange"]:
-            out.append(f"- Measured through one server on this machine, one worker: {MODELS[n][1].split(',')[0]}: "
+            out.append(f"- Measured through one server on this machine, one worker: {MODELS[n][2]}: "
                        f"{mb(s['bytes'])} per step in {s['exchange'] * 1e3:.1f} ms "
                        f"({gbit(s['bytes'] / s['exchange'])}), with the worker, the server and ps-lite sharing "
                        "the CPU. Over a network the wire time adds to this cost per message, which for small "
