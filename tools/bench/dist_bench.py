@@ -178,6 +178,7 @@ def render(rows, elapsed, args):
              "worker pushes plus pulls per step. CPU is the worker process's CPU time per step (all its "
              "threads; the server's is not in it): it depends much less than the wall time on what else runs, "
              "so on a busy machine it is the steadier measure of the work a step costs.", "",
+             *(caveat(args.load, os.getloadavg()[0])),
              "| model | setup | step (median) | exchange | worker CPU per step (exchange) | samples/s | speed-up | "
              "bytes per worker per step |",
              "|---|---|---|---|---|---|---|---|"]
@@ -192,6 +193,17 @@ def render(rows, elapsed, args):
                      f"{s['samples']:.0f} | {speed} | {mb(s['bytes'])} |")
     lines += ["", note(rows)]
     return "\n".join(lines) + "\n"
+
+
+def caveat(start, end):
+    """A warning paragraph when the machine was busier than its CPUs during the run."""
+    cpus = os.cpu_count() or 1
+    if max(start[0], end) <= cpus:
+        return []
+    return [f"**Busy machine:** the load average ({start[0]:.1f} at the start, {end:.1f} at the end) was above "
+            f"the {cpus} CPUs: other programs took most of the time, and differently from one job to the next. "
+            "The wall times, samples/s and speed-ups of separate jobs are then not comparable; the bytes and, "
+            "less exactly, the CPU times are.", ""]
 
 
 def note(rows):
