@@ -59,7 +59,8 @@ def _parser():
     p.add_argument("--host-ip", help="the address the other machines reach the scheduler at (default 127.0.0.1 "
                    "locally; with ssh, this machine's address on the route to the first host)")
     p.add_argument("--python", default=sys.executable,
-                   help="the Python that runs the scheduler and servers (default: this one)")
+                   help="the Python that runs the scheduler and servers, and with ssh the remote guard (default: "
+                        "this one, at the same path on every host)")
     p.add_argument("--ssh-command", default="ssh -o BatchMode=yes",
                    help="how to reach a host (default `ssh -o BatchMode=yes`); the host and a command follow")
     p.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
