@@ -1,8 +1,10 @@
-"""Shared test configuration: Hypothesis profiles and the `mxnet` marker.
+"""Shared test configuration: Hypothesis profiles, the `mxnet` marker and the skip summary.
 
 Hypothesis profile comes from MINPY_TEST_PROFILE: `ci` (default, quick) or `dev` (longer runs).
 Tests marked `mxnet` are skipped, with a reason, where MXNet is not installed (the numpy2 env).
+Skipped tests are summed up at the end of the run in one line per reason (`-rs` still lists each one).
 """
+import collections
 import importlib.util
 import os
 
@@ -47,3 +49,22 @@ def policy(request):
 def have_mxnet():
     """Whether MXNet can be imported in this environment."""
     return HAVE_MXNET
+
+
+def _skip_reason(report):
+    """The reason pytest recorded for a skipped test (its longrepr is ``(path, line, 'Skipped: reason')``)."""
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per skip reason, with the number of tests it skipped, most frequent first."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", ()) if not hasattr(r, "wasxfail")]
+    if not skipped:
+        return
+    counts = collections.Counter(_skip_reason(r) for r in skipped)
+    terminalreporter.write_sep("-", f"{len(skipped)} skipped, by reason")
+    width = len(str(max(counts.values())))
+    for reason, count in counts.most_common():
+        terminalreporter.write_line(f"{count:>{width}} skipped: {reason}")
