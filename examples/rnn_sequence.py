@@ -1,7 +1,7 @@
 """An LSTM learns the adding problem: the sum of the two marked numbers in a random sequence.
 
     python examples/rnn_sequence.py           # under a minute; the test MSE ends far below 0.17
-    python examples/rnn_sequence.py --quick
+    python examples/rnn_sequence.py --quick   # a few seconds; the test MSE ends below 0.01
 
 Each sequence has T steps of two features: a random number in [0, 1) and a marker, 1 at exactly two steps
 and 0 elsewhere. The target is the sum of the two marked numbers. Predicting the mean (1.0) scores an MSE of
@@ -74,8 +74,11 @@ def parse_args(argv):
     parser.add_argument("--jit", action="store_true", help="compile each training step with minpy.jit")
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs = min(args.epochs, 2)
-        args.train_size = min(args.train_size, 500)
+        # 200 steps of 25 sequences: past the plateau where the LSTM only predicts the mean (the adding problem
+        # is learnt all at once after it), in a few seconds
+        args.epochs = min(args.epochs, 5)
+        args.train_size = min(args.train_size, 1000)
+        args.batch_size = min(args.batch_size, 25)
     return args
 
 
@@ -83,11 +86,11 @@ def main(argv=None):
     """Train and evaluate; returns ``{'baseline_mse', 'initial_mse', 'test_mse', 'seconds'}``."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    rng = onp.random.RandomState(args.seed)
     np.random.seed(args.seed)
     start = time.time()
-    x_train, y_train = adding_problem(args.train_size, args.steps, rng)
-    x_test, y_test = adding_problem(500, args.steps, rng)
+    # the test set has its own generator: the same 500 sequences whatever the training set's size
+    x_train, y_train = adding_problem(args.train_size, args.steps, onp.random.RandomState(args.seed))
+    x_test, y_test = adding_problem(500, args.steps, onp.random.RandomState(args.seed + 1))
     train = io.NDArrayIter(x_train, y_train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     test = io.NDArrayIter(x_test, y_test, batch_size=100)
     baseline = float(onp.mean((y_test - 1.0) ** 2))
