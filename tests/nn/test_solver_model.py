@@ -5,6 +5,7 @@ which is marked ``mxnet``. Expected values come from plain NumPy (``numpy``), ne
 """
 import os
 import sys
+import time
 import zipfile
 
 import numpy
@@ -197,22 +198,186 @@ def test_losses_are_read_back_only_to_print_and_once_per_epoch(monkeypatch):
 
 def test_progress_without_tqdm_prints_lines(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tqdm", None)
-    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     solver = make_solver(TwoLayerNet(), epochs=2, print_every=1)
     solver.verbose = True
     solver.train()
     out = capsys.readouterr().out
-    assert "(Iteration 1 / 4) loss:" in out
-    assert "(Epoch 2 / 2) train acc:" in out
+    assert "iteration 1/4: loss " in out
+    assert "epoch 2/2: loss " in out and ", train acc " in out and ", val acc " in out
 
 
-def test_progress_bar_shows_loss_and_accuracy(capsys):
-    pytest.importorskip("tqdm")
-    solver = make_solver(TwoLayerNet(), epochs=1)
+def test_piped_progress_is_one_plain_line_per_epoch(capsys):
+    """Output that is not a terminal (capsys here, a file or a pipe for a user) gets no bar and no repeated
+    updates, even with tqdm installed: one line per epoch, and nothing on stderr."""
+    solver = make_solver(TwoLayerNet(), epochs=3)
     solver.verbose = True
     solver.train()
-    err = capsys.readouterr().err
-    assert "epoch 1/1" in err and "loss=" in err and "val_acc=" in err
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"], lines
+    assert all(len(line) <= 80 for line in lines), lines
+    assert captured.err == ""
+
+
+class FakeTerminal:
+    """A stream that says it is a terminal and keeps what was written."""
+
+    def __init__(self):
+        self.text = []
+
+    def write(self, s):
+        self.text.append(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+    def fileno(self):
+        raise OSError("no file descriptor")   # the solver then assumes 80 columns
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_terminal_progress_bar_fits_80_columns(monkeypatch, capsys, task):
+    """On a terminal: a bar per epoch whose every redraw fits in 80 columns (the loss not cut off), cleared at
+    the end of the epoch and replaced by the plain line with the accuracies (or, for regression, the losses)."""
+    tqdm = pytest.importorskip("tqdm")
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    x, y = random_data(300)
+    model, kwargs = TwoLayerNet(), {}
+    if task == "regression":
+        model, kwargs, y = RegressionNet(), {"task_type": "regression"}, y.astype(float).reshape(-1, 1)
+    solver = Solver(model, NDArrayIter(x, y, batch_size=2, shuffle=True, seed=0),   # 150 steps per epoch
+                    NDArrayIter(x[:50], y[:50], batch_size=25), num_epochs=12, verbose=True, update_rule="sgd",
+                    optim_config={"learning_rate": 1e-3}, **kwargs)
+    real_step = solver._step
+
+    def one_epoch_only(batch):
+        if solver.epoch > 1:
+            raise StopTraining
+        time.sleep(0.002)   # tqdm redraws at most every 0.1 s: let it draw a few times
+        return real_step(batch)
+    monkeypatch.setattr(solver, "_step", one_epoch_only)
+    with pytest.raises(StopTraining):
+        solver.train()
+    drawn = "".join(terminal.text).replace("\r", "\n").splitlines()
+    bars = [line for line in drawn if line.startswith("epoch 1/12:")]
+    assert any("loss " in line and "/150 [" in line for line in bars), drawn[-3:]
+    assert max(len(line) for line in drawn) <= 80, max(drawn, key=len)
+    out = capsys.readouterr().out.splitlines()
+    target = "acc" if task == "classification" else "loss"
+    assert len(out) == 1 and out[0].startswith("epoch 1/12: loss "), out
+    assert f"train {target} " in out[0] and f"val {target} " in out[0] and len(out[0]) <= 80, out
+    # the widest bar the format can draw: 6-digit counts, 3-digit epochs, a day gone, a large loss
+    from minpy.nn.solver import _Progress
+    widest = tqdm.tqdm.format_meter(n=99999, total=100000, elapsed=86399, ncols=80, prefix="epoch 100/100",
+                                    postfix="loss 12345.6789", bar_format=_Progress.BAR)
+    assert len(widest) <= 80 and widest.endswith("loss 12345.6789]"), widest
+
+
+class StopTraining(Exception):
+    pass
+
+
+class RegressionNet(TwoLayerNet):
+    def __init__(self):
+        super().__init__(num_classes=1)
+
+    def loss(self, predict, y):
+        return np.mean((predict - y) ** 2)
+
+
+# -- bad input and interruptions --------------------------------------------------------------------------------
+class NaNAfter(TwoLayerNet):
+    """Its loss turns NaN from the ``after``-th loss computed on."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after, self.calls = after, 0
+
+    def loss(self, predict, y):
+        self.calls += 1
+        loss = layers.softmax_loss(predict, y)
+        return loss * np.nan if self.calls >= self.after else loss
+
+
+def test_nan_loss_stops_with_the_epoch_and_batch(capsys):
+    """50 samples in batches of 25: two steps per epoch; the 4th loss (epoch 2, batch 2) is NaN. The solver
+    stops there, says where, and the model is left with the best parameters (epoch 1), not NaN ones."""
+    model = NaNAfter(after=4)
+    solver = make_solver(model, epochs=5)
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 2, batch 2 \(step 4 .*best epoch so far "
+                                                 r"\(epoch 1\)"):
+        solver.train()
+    assert solver.best_epoch == 1 and len(solver.val_acc_history) == 1
+    for name, value in model.params.items():
+        numpy.testing.assert_array_equal(host(value), host(solver.best_params[name]))
+        assert numpy.isfinite(host(value)).all()
+
+
+def test_nan_loss_in_the_first_epoch_and_on_a_print_step(capsys):
+    """Found when the loss is read for printing too (here every step), before the epoch ends."""
+    model = NaNAfter(after=1)
+    solver = make_solver(model, epochs=2, print_every=1)
+    solver.verbose = True
+    with pytest.raises(FloatingPointError, match="loss is nan at epoch 1, batch 1 .*no epoch had finished"):
+        solver.train()
+    assert model.calls == 1, "stopped at the first step, when its loss was printed"
+
+
+def test_interrupt_mid_epoch_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    """Ctrl-C in epoch 3 (after the checkpoints of epochs 1 and 2), then a run interrupted while it writes epoch
+    3's checkpoint: the last complete checkpoint loads with the values saved, and no partial or temporary file
+    is left."""
+    folder = tmp_path / "ckpt"
+    saved = {}
+
+    def snapshot(solver):
+        real_save = solver.model.save
+
+        def save(prefix):
+            saved[os.path.basename(str(prefix))] = {k: host(v).copy() for k, v in solver.model.params.items()}
+            return real_save(prefix)
+        solver.model.save = save
+        return solver
+
+    solver = snapshot(make_solver(TwoLayerNet(), epochs=5, checkpoint_every=1, checkpoint_dir=folder))
+    real_step = solver._step
+
+    def interrupted(batch):
+        if solver.epoch == 3:
+            raise KeyboardInterrupt
+        return real_step(batch)
+    monkeypatch.setattr(solver, "_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        solver.train()
+    assert sorted(os.listdir(folder)) == ["epoch0001.npz", "epoch0002.npz"]
+    restored = TwoLayerNet()
+    restored.load(folder / "epoch0002")
+    for name, value in saved["epoch0002"].items():
+        numpy.testing.assert_array_equal(host(restored.params[name]), value)
+
+    real_savez = numpy.savez
+
+    def savez_interrupted_midway(file, **arrays):
+        real_savez(file, **arrays)
+        file.truncate(100)           # part of the file is on disk when the interrupt comes
+        raise KeyboardInterrupt
+
+    solver = make_solver(TwoLayerNet(), epochs=5, checkpoint_every=1, checkpoint_dir=tmp_path / "again")
+    real_save = solver.model.save
+
+    def save(prefix):
+        if str(prefix).endswith("epoch0002"):
+            monkeypatch.setattr(numpy, "savez", savez_interrupted_midway)
+        return real_save(prefix)
+    solver.model.save = save
+    with pytest.raises(KeyboardInterrupt):
+        solver.train()
+    assert sorted(os.listdir(tmp_path / "again")) == ["epoch0001.npz"], "no epoch0002, no temporary file"
+    TwoLayerNet().load(tmp_path / "again" / "epoch0001")
 
 
 # -- ModelBase: gradients ------------------------------------------------------------------------------------------

@@ -10,8 +10,11 @@ Each training step runs ``model.grad_and_loss(batch)`` and applies the update ru
 own copy of ``optim_config``. After every epoch the learning rate of each parameter is multiplied by
 ``lr_decay`` and the accuracy on (a sample of) the training data and on the test data is recorded.
 
-Optional: a tqdm progress bar per epoch (when tqdm is installed and ``verbose``), loss and accuracy curves as
-a PNG (``plot_path``, needs matplotlib), checkpoints every ``checkpoint_every`` epochs (``model.save``).
+Progress (``verbose``): on a terminal, with tqdm installed, a progress bar per epoch (it fits in 80 columns);
+otherwise, and after each epoch's bar, one plain line per epoch. Optional: loss and accuracy curves as a PNG
+(``plot_path``, needs matplotlib), checkpoints every ``checkpoint_every`` epochs (``model.save``, atomic: an
+interrupted run leaves the last checkpoint loadable). A loss that is not finite (NaN or infinite) stops training
+with a ``FloatingPointError`` naming the epoch and the batch.
 
 Data-parallel: with ``kvstore='dist_sync'`` (or ``'dist_async'``, ``'local'``, a :class:`minpy.nn.dist.KVStore`)
 and the program started by ``python -m minpy.nn.launch``, each worker trains on its shard of the training data
@@ -24,6 +27,7 @@ step of each batch shape, replayed after; the same numbers as without it on NumP
 import copy
 import math
 import os
+import sys
 import time
 
 import numpy as onp
@@ -72,7 +76,7 @@ class Solver:
     """
 
     def __init__(self, model, train_dataiter, test_dataiter, update_rule="sgd", optim_config=None,
-                 lr_decay=1.0, num_epochs=10, init_rule="xavier", init_config=None, print_every=10, verbose=True,
+                 lr_decay=1.0, num_epochs=10, init_rule="xavier", init_config=None, print_every=None, verbose=True,
                  train_acc_num_samples=1000, task_type="classification", checkpoint_every=None,
                  checkpoint_dir=None, plot_path=None, kvstore=None, jit=False):
         if task_type not in _TASK_TYPES:
@@ -90,7 +94,9 @@ class Solver:
         self.num_epochs = int(num_epochs)
         self.init_rule = init_rule
         self.init_config = dict(init_config or {})
-        self.print_every = max(1, int(print_every))
+        # None: progress once per epoch (and a terminal's bar refreshes its loss every 10 steps); a number: also a
+        # line with the loss every that many steps where there is no bar (MinPy 0.3's iteration lines)
+        self.print_every = None if print_every is None else max(1, int(print_every))
         self.verbose = verbose
         self.train_acc_num_samples = train_acc_num_samples
         self.task_type = task_type
@@ -110,6 +116,8 @@ class Solver:
     # -- book-keeping -----------------------------------------------------------------------------------------
     def _reset(self):
         self.epoch = 0
+        self._epoch_first_step = 0  # index in loss_history of the current epoch's first step
+        self._progress = None
         self.best_val_acc = None
         self.best_epoch = None
         self.best_params = {}
@@ -223,11 +231,30 @@ class Solver:
             model.params, model.aux_params = live_params, live_aux
 
     def _read_losses(self):
-        """Turn the losses recorded since the last read into floats (one wait for the device in all)."""
+        """Turn the losses recorded since the last read into floats (one wait for the device in all). A loss that
+        is not finite stops training (FloatingPointError): found here, at the latest when the epoch ends, so the
+        steps pay no wait for the device."""
         history = self.loss_history
         for i in range(self._unread, len(history)):
             history[i] = float(_as_numpy(history[i]))
+            if not math.isfinite(history[i]):
+                self._unread = i + 1
+                self._diverged(i, history[i])
         self._unread = len(history)
+
+    def _diverged(self, index, value):
+        """Stop training at a loss that is not finite (``loss_history[index]``, in the current epoch): the model
+        gets the best parameters so far back, and the error names the epoch and the batch."""
+        batch = index - self._epoch_first_step + 1
+        if self.best_params:
+            self._restore_best()
+            kept = f"the model holds the parameters of the best epoch so far (epoch {self.best_epoch})"
+        else:
+            kept = "no epoch had finished, so the model holds the parameters it diverged to"
+        raise FloatingPointError(
+            f"Solver: the training loss is {value} at epoch {self.epoch}, batch {batch} (step {index + 1} of the "
+            f"training): the training diverged, or the data or the loss produce NaN. Lower the learning rate, "
+            f"check the data and the loss; {kept}.")
 
     def _decay_learning_rate(self):
         for config in self.optim_configs.values():
@@ -245,50 +272,39 @@ class Solver:
 
     def train(self):
         """Run ``num_epochs`` epochs of training. Parameters not created yet are created first (``init()``)."""
+        try:
+            return self._train()
+        finally:   # an interrupt or an error must not leave a bar behind on the terminal
+            if self._progress is not None:
+                self._progress.close()
+
+    def _train(self):
         model = self.model
         if getattr(model, "built", True) is False or any(n not in model.params for n in model.param_configs):
             self.init()
         total = self._num_batches()
-        num_iterations = None if total is None else total * self.num_epochs
         if self._parallel is not None:
             self._parallel.start(model, self.num_epochs, total)
-        tqdm = _optional_tqdm() if self.verbose else None
-        step = 0
+        progress = self._progress = _Progress(self, total) if self.verbose else None
         for epoch in range(self.num_epochs):
             start = time.time()
             self.epoch = epoch + 1
+            self._epoch_first_step = len(self.loss_history)
             self.train_dataiter.reset()
-            bar = None
-            if tqdm is not None:
-                bar = tqdm(total=total, desc=f"epoch {self.epoch}/{self.num_epochs}", unit="batch", leave=True,
-                           dynamic_ncols=True)
+            if progress is not None:
+                progress.start_epoch()
             for batch in self.train_dataiter:
                 self._step(batch)
-                if bar is not None:
-                    bar.update(1)
-                if (bar is not None or self.verbose) and step % self.print_every == 0:
-                    self._read_losses()
-                    loss = self.loss_history[-1]
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{loss:.4f}")
-                    else:
-                        of = "?" if num_iterations is None else num_iterations
-                        print(f"(Iteration {step + 1} / {of}) loss: {loss:f}")
-                step += 1
+                if progress is not None:
+                    progress.step()
             self._read_losses()
 
             train_acc, val_acc = self._epoch_metrics()
             self.train_acc_history.append(train_acc)
             self.val_acc_history.append(val_acc)
 
-            target = "acc" if self.task_type == "classification" else "loss"
-            if bar is not None:
-                bar.set_postfix({"loss": f"{self.loss_history[-1]:.4f}" if self.loss_history else "-",
-                                 f"train_{target}": f"{train_acc:.4f}", f"val_{target}": f"{val_acc:.4f}"})
-                bar.close()
-            elif self.verbose:
-                print(f"(Epoch {self.epoch} / {self.num_epochs}) train {target}: {train_acc:.6f}, "
-                      f"val {target}: {val_acc:.6f}, time: {time.time() - start:.2f}s")
+            if progress is not None:
+                progress.end_epoch(train_acc, val_acc, time.time() - start)
 
             if self._better(val_acc):
                 self.best_val_acc = val_acc
@@ -303,15 +319,18 @@ class Solver:
 
             self._decay_learning_rate()
 
-        # The model ends with (copies of) the best parameters; best_params stays the solver's own copy.
-        if self.best_params:
-            model.params.update({k: _copy(v) for k, v in self.best_params.items()})
-            model.aux_params.update({k: _copy(v) for k, v in self.best_aux_params.items()})
+        self._restore_best()
         if self._parallel is not None:
             self._parallel.finish(model)
         if self.plot_path is not None and self._writes_files():
             self.plot(self.plot_path)
         return self
+
+    def _restore_best(self):
+        """Put (copies of) the best parameters into the model; best_params stays the solver's own copy."""
+        if self.best_params:
+            self.model.params.update({k: _copy(v) for k, v in self.best_params.items()})
+            self.model.aux_params.update({k: _copy(v) for k, v in self.best_aux_params.items()})
 
     def _writes_files(self):
         """Whether this process writes checkpoints and plots (with a kvstore: rank 0 only)."""
@@ -404,10 +423,76 @@ def _copy(value):
 
 def _optional_tqdm():
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
         return None
     return tqdm
+
+
+class _Progress:
+    """What ``train()`` shows: on a terminal with tqdm, a progress bar per epoch that fits in 80 columns (the
+    loss refreshed every ``print_every`` steps, 10 by default) and replaced at the end of the epoch by one plain
+    line; elsewhere (output piped to a file, a notebook, no tqdm) only the plain lines, one per epoch, and the
+    loss every ``print_every`` steps when the solver was given a ``print_every``."""
+
+    BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+    BAR_UNSIZED = "{desc}: {n_fmt} batches [{elapsed}{postfix}]"
+
+    def __init__(self, solver, total):
+        self.solver = solver
+        self.total = total
+        tqdm = _optional_tqdm()
+        self.tqdm = tqdm if tqdm is not None and _is_terminal(sys.stderr) else None
+        self.bar = None
+        self.step_index = 0
+
+    def start_epoch(self):
+        if self.tqdm is not None:
+            s = self.solver
+            self.bar = self.tqdm(total=self.total, desc=f"epoch {s.epoch}/{s.num_epochs}", leave=False,
+                                 bar_format=self.BAR if self.total else self.BAR_UNSIZED,
+                                 ncols=min(_terminal_columns(), 80), file=sys.stderr)
+
+    def step(self):
+        s = self.solver
+        every = s.print_every
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.step_index % (every or 10) == 0:
+                s._read_losses()
+                self.bar.set_postfix_str(f"loss {s.loss_history[-1]:.4f}", refresh=False)
+        elif every is not None and self.step_index % every == 0:
+            s._read_losses()
+            of = "?" if self.total is None else self.total * s.num_epochs
+            print(f"iteration {self.step_index + 1}/{of}: loss {s.loss_history[-1]:.6f}", flush=True)
+        self.step_index += 1
+
+    def end_epoch(self, train_acc, val_acc, seconds):
+        s = self.solver
+        self.close()
+        target = "acc" if s.task_type == "classification" else "loss"
+        loss = f"loss {s.loss_history[-1]:.4f}, " if s.loss_history else ""
+        print(f"epoch {s.epoch}/{s.num_epochs}: {loss}train {target} {train_acc:.4f}, val {target} {val_acc:.4f} "
+              f"({seconds:.1f} s)", flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):   # no isatty, or a closed stream
+        return False
+
+
+def _terminal_columns():
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def _require_matplotlib():
