@@ -82,7 +82,8 @@ def test_meta_package_depends_on_all_others():
 #: each distribution's modules, lowest first (see the module docstring)
 MODULE_ORDER = {
     "minpy-array": [
-        "minpy.config", "minpy.routing", "minpy.context", "minpy.stats", "minpy.extend", "minpy.array_variants",
+        "minpy.errors", "minpy.config", "minpy.routing", "minpy.context", "minpy.stats", "minpy.extend",
+        "minpy.array_variants",
         "minpy.backends.base", "minpy.backends.numpy_backend", "minpy.backends.mxnet_ops",
         "minpy.backends.mxnet_backend", "minpy.backends.cupy_backend", "minpy.backends",
         "minpy.array",

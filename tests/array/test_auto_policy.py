@@ -129,6 +129,50 @@ def test_damaged_table_is_ignored(tmp_path, caplog):
     assert not path.exists() and CostModel(path=str(path)).entries == {}
 
 
+DAMAGED = {
+    "a list": "[1, 2]",
+    "null": "null",
+    "no entries": json.dumps({"format": 1, "entries": [1]}),
+    "another format": json.dumps({"format": 99, "entries": {}}),
+    "binary": b"\xff\xfe\x00garbage",
+    "truncated": json.dumps({"format": 1, "entries": {"tanh|<f8|5": {"numpy": 1e-6, "mxnet": 2e-6}}})[:40],
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED))
+def test_a_damaged_table_file_is_remeasured(tmp_path, caplog, damage):
+    """Whatever is in the file, operators give NumPy's answers, the warning names the file (once), and the next
+    save writes a sound table over it."""
+    path = tmp_path / "auto.json"
+    content = DAMAGED[damage]
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    model = CostModel(path=str(path))
+    with AutoPolicy(cost_model=model):
+        a = host((8, 8))
+        out = np.tanh(a) + a
+    numpy.testing.assert_allclose(out.asnumpy(), numpy.tanh(a.asnumpy()) + a.asnumpy())
+    model.put("add|<f8|5", {"numpy": 1.0, "mxnet": 2.0})
+    model.save()   # reads the file again (to merge): still said once
+    assert caplog.text.count(f"ignoring the measurements in {path}") == 1, caplog.text
+    assert json.loads(path.read_text())["entries"]["add|<f8|5"] == {"numpy": 1.0, "mxnet": 2.0}
+
+
+def test_malformed_entries_are_dropped_and_the_rest_kept(tmp_path, caplog):
+    """Entries of the wrong shape (a string, a negative or NaN time, a copy cost that is not a pair) would make
+    the policy fail inside a user's call; they are remeasured, the sound ones kept."""
+    path = tmp_path / "auto.json"
+    entries = {"add|<f8|5": "fast", "dot|<f8|7": {"numpy": -1.0}, "exp|<f8|7": {"numpy": float("nan")},
+               "copy|numpy>mxnet": [1e-6], "copy|mxnet>numpy": [1e-6, 1e-9], "tanh|<f8|7": {"numpy": 1e-6},
+               "sum|<f8|7": {}}
+    path.write_text(json.dumps({"format": 1, "entries": entries}))
+    model = CostModel(path=str(path))
+    assert model.entries == {"copy|mxnet>numpy": [1e-6, 1e-9], "tanh|<f8|7": {"numpy": 1e-6}}
+    assert "5 malformed entries" in caplog.text and str(path) in caplog.text
+    with AutoPolicy(cost_model=model):
+        a = host((8, 8))
+        numpy.testing.assert_allclose((np.exp(a) + a).asnumpy(), numpy.exp(a.asnumpy()) + a.asnumpy())
+
+
 def test_cache_location(monkeypatch, tmp_path):
     monkeypatch.setenv("MINPY_AUTO_CACHE", "off")
     assert auto_module.default_path() is None

@@ -18,6 +18,7 @@ from minpy import extend as _extend
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.backends import registered_backends
 from minpy.context import _CPU, current_context
+from minpy.errors import user_error
 from minpy.stats import count_copy, perf_counter
 
 #: operator name -> public callable; filled in by minpy.ops when the operator table is loaded
@@ -331,27 +332,44 @@ class Array:
         return _op("copy")(self)
 
     # -- indexing -------------------------------------------------------------------------------------
+    # The methods below that forward to an operator catch what it raises and raise it again without minpy's
+    # frames (minpy.errors), as the operator's own function does: the traceback ends at the user's line.
     def __getitem__(self, key):
-        return _op("getitem")(self, key)
+        try:
+            return _op("getitem")(self, key)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def __setitem__(self, key, value):
-        _op("setitem")(self, key, value)
+        try:
+            _op("setitem")(self, key, value)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     # -- methods whose signature differs from the same-named function ----------------------------------
     def reshape(self, *shape, order="C"):
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = shape[0]
-        return _op("reshape")(self, shape, order=order)
+        try:
+            return _op("reshape")(self, shape, order=order)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def transpose(self, *axes):
         if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int)):
             axes = axes[0]
-        return _op("transpose")(self, axes if axes != () else None)
+        try:
+            return _op("transpose")(self, axes if axes != () else None)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         if not copy and self.dtype == dtype:
             return self  # NumPy returns the array itself; a new Array on the same buffer would not see writes
-        return _op("astype")(self, dtype, order=order, casting=casting, copy=copy)
+        try:
+            return _op("astype")(self, dtype, order=order, casting=casting, copy=copy)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def copy(self, order="C"):
         return _op("copy")(self, order=order)
@@ -360,7 +378,10 @@ class Array:
         return _op("flatten")(self, order=order)
 
     def fill(self, value):
-        _op("fill")(self, value)
+        try:
+            _op("fill")(self, value)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def sort(self, axis=-1, kind=None, order=None):
         self[...] = _op("sort")(self, axis=axis, kind=kind, order=order)

@@ -1,11 +1,18 @@
 """Operator statistics: calls per operator per backend, fallbacks and why, copies between backends.
 
 Calls, fallbacks and copies are always counted (a dictionary increment each). Time per operator is measured
-only while recording is on (``record_op_stat()``), so that the hot path pays for timing only when asked.
-MXNet runs asynchronously; the time recorded is what the call cost Python (dispatch plus enqueueing), not
-the kernel's run time.
+only while recording is on (``record_op_stat()``), so that the hot path pays for timing only when asked; the
+table says so when it has no times. MXNet runs asynchronously; the time recorded is what the call cost Python
+(dispatch plus enqueueing), not the kernel's run time.
+
+The auto policy times an operator on each backend the first time it sees it at a dtype and size; the copies
+it makes for that (inputs put on MXNet to time MXNet, whichever backend then wins) are its own traffic, not
+the program's: they are counted apart (``op_stats()["measurement_copies"]``) and shown on a line of their own
+below the program's copies. A backend that is installed but cannot be used (MXNet under NumPy >= 1.24) is
+named at the top of the table, with the cause and the fix.
 """
 import logging
+import threading
 import time
 import warnings
 
@@ -16,7 +23,8 @@ _log = logging.getLogger("minpy.fallback")
 
 
 class _Recorder:
-    __slots__ = ("timing", "calls", "seconds", "fallbacks", "copies", "_reported")
+    __slots__ = ("timing", "calls", "seconds", "fallbacks", "copies", "measurement_copies", "backend_problems",
+                 "_reported")
 
     def __init__(self):
         self.timing = False
@@ -24,16 +32,37 @@ class _Recorder:
         self.seconds = {}      # (op name, backend name) -> seconds (only while timing)
         self.fallbacks = {}    # (op name, reason) -> count
         self.copies = {}       # (from, to) -> [count, bytes, seconds]
+        self.measurement_copies = {}  # the same, for copies the auto policy made to time operators
+        self.backend_problems = {}    # backend name -> why it is installed but cannot be used
         self._reported = set()
 
 
 recorder = _Recorder()
+_measuring = threading.local()  # .active: this thread is timing operators for the auto policy
+
+
+class measuring:
+    """``with measuring():`` copies made in this thread count as the auto policy's measurement traffic."""
+
+    def __enter__(self):
+        self.outer = getattr(_measuring, "active", False)
+        _measuring.active = True
+
+    def __exit__(self, *exc):
+        _measuring.active = self.outer
+        return False
+
+
+def note_backend_problem(backend_name, message):
+    """Record that ``backend_name`` is installed but cannot be used (shown at the top of the table)."""
+    recorder.backend_problems[backend_name] = message
 
 
 def count_copy(src, dst, nbytes, seconds):
-    entry = recorder.copies.get((src, dst))
+    copies = recorder.measurement_copies if getattr(_measuring, "active", False) else recorder.copies
+    entry = copies.get((src, dst))
     if entry is None:
-        recorder.copies[(src, dst)] = [1, nbytes, seconds]
+        copies[(src, dst)] = [1, nbytes, seconds]
     else:
         entry[0] += 1
         entry[1] += nbytes
@@ -72,6 +101,7 @@ def reset_op_stat():
     recorder.seconds.clear()
     recorder.fallbacks.clear()
     recorder.copies.clear()
+    recorder.measurement_copies.clear()
     recorder._reported.clear()
 
 
@@ -79,7 +109,9 @@ def op_stats():
     """The statistics as plain data::
 
         {"calls": {op: {backend: count}}, "seconds": {op: {backend: s}},
-         "fallbacks": {op: {reason: count}}, "copies": {"numpy->mxnet": {"count", "bytes", "seconds"}}}
+         "fallbacks": {op: {reason: count}}, "copies": {"numpy->mxnet": {"count", "bytes", "seconds"}},
+         "measurement_copies": {...as copies, made by the auto policy to time operators},
+         "timing": whether record_op_stat() is on, "backend_problems": {backend: why it cannot be used}}
     """
     calls, seconds, fallbacks = {}, {}, {}
     for (op, backend), n in recorder.calls.items():
@@ -88,9 +120,11 @@ def op_stats():
         seconds.setdefault(op, {})[backend] = s
     for (op, reason), n in recorder.fallbacks.items():
         fallbacks.setdefault(op, {})[reason] = n
-    copies = {f"{a}->{b}": {"count": c, "bytes": nb, "seconds": s}
-              for (a, b), (c, nb, s) in recorder.copies.items()}
-    return {"calls": calls, "seconds": seconds, "fallbacks": fallbacks, "copies": copies}
+    def routes(table):
+        return {f"{a}->{b}": {"count": c, "bytes": nb, "seconds": s} for (a, b), (c, nb, s) in table.items()}
+    return {"calls": calls, "seconds": seconds, "fallbacks": fallbacks, "copies": routes(recorder.copies),
+            "measurement_copies": routes(recorder.measurement_copies), "timing": recorder.timing,
+            "backend_problems": dict(recorder.backend_problems)}
 
 
 def format_op_stat():
@@ -108,6 +142,11 @@ def format_op_stat():
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in rows]
     lines.insert(1, "-" * len(lines[0]))
+    if not data["timing"] and not data["seconds"] and data["calls"]:
+        lines.append("(ms: operators were not timed; call minpy.numpy.record_op_stat() before the code to time "
+                     "each call)")
+    if data["backend_problems"]:
+        lines[:0] = [f"{name}: {why}" for name, why in sorted(data["backend_problems"].items())] + [""]
     if data["fallbacks"]:
         lines.append("")
         lines.append("fallbacks to NumPy:")
@@ -119,6 +158,11 @@ def format_op_stat():
         lines.append("copies between backends:")
         for route, c in sorted(data["copies"].items()):
             lines.append(f"  {route}: {c['count']}x, {c['bytes']} bytes, {c['seconds'] * 1e3:.3f} ms")
+    if data["measurement_copies"]:
+        lines.append("")
+        lines.append("copies the auto policy made to time operators (not counted above):")
+        for route, c in sorted(data["measurement_copies"].items()):
+            lines.append(f"  {route}: {c['count']}x, {c['bytes']} bytes")
     return "\n".join(lines)
 
 

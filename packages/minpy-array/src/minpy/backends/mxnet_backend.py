@@ -4,13 +4,27 @@ Importing mxnet costs about a second, so it happens on first use. MXNet's NumPy 
 and 0-d arrays) are switched on at load time with ``mx.util.set_np_shape(True)``, the same switch
 ``npx.set_np()`` throws; without it ``mx.np.zeros((0, 3))`` and any 0-d arithmetic fail in shape inference.
 The switch is per thread in MXNet, so the backend re-checks it when an operator fails in shape inference.
+
+Quiet by default: MXNet prints "Subgraph backend MKLDNN is activated." on every executor bind unless
+``MXNET_SUBGRAPH_VERBOSE`` is 0, which loading sets unless the user set it (a user's value is kept); and
+MXNet's ``set_np_shape`` logs through the root logger, whose first use configures it (``logging.basicConfig``),
+after which a user's own ``basicConfig(...)`` would do nothing: loading takes that handler away again.
+
+MXNet installed but not importable (MXNet 1.9.1 under NumPy >= 1.24 fails with ``module 'numpy' has no
+attribute 'bool'``) is reported once, with the cause and the fix, the first time a policy that would run
+operators on MXNet plans one (:meth:`MXNetBackend.report_unusable`), and in ``show_op_stat()``.
 """
 import importlib.util
+import logging
+import os
 
 import numpy as np
 
+from minpy import stats
 from minpy.backends.base import LazyBackend
 from minpy.context import Context
+
+_log = logging.getLogger("minpy.backends")
 
 # Dtypes MXNet 1.9's numpy operators accept. No int16, unsigned wider than 8 bits, or complex types.
 _MX_DTYPES = frozenset(np.dtype(t) for t in
@@ -25,24 +39,36 @@ class MXNetBackend(LazyBackend):
     def __init__(self):
         self.mx = None
         self.native_type = ()
+        #: installed but failed to import: the cause and the fix (None when MXNet loads or is not installed)
+        self.broken = None
+        self._reported = False
 
     # -- loading ------------------------------------------------------------------------------------
     def _load(self):
         if importlib.util.find_spec("mxnet") is None:
             self._state = "the mxnet package is not installed (pip install 'minpy-array[mxnet]')"
             return self._state
+        os.environ.setdefault("MXNET_SUBGRAPH_VERBOSE", "0")   # read at each bind; the user's value wins
         try:
             import mxnet as mx
             import mxnet.numpy  # noqa: F401
         except Exception as exc:  # e.g. AttributeError: numpy.bool under NumPy >= 1.24
-            self._state = (f"importing mxnet failed ({type(exc).__name__}: {exc}); MXNet 1.9.1 needs "
-                           f"NumPy < 1.24, this is NumPy {np.__version__}")
+            self._state = self.broken = _import_failure(exc)
+            stats.note_backend_problem(self.name, self.broken)
             return self._state
-        mx.util.set_np_shape(True)
+        _without_root_handlers_added(mx.util.set_np_shape, True)
         self.mx = mx
         self.native_type = mx.np.ndarray
         self._state = True
         return True
+
+    def report_unusable(self, policy_name):
+        """Say once per process, on the ``minpy.backends`` logger, that MXNet is installed but cannot be
+        imported, so ``policy_name`` (a policy that would use it) runs everything on NumPy."""
+        if self.broken is None or self._reported:
+            return
+        self._reported = True
+        _log.warning("minpy: %s. Until then the %s policy runs every operator on NumPy.", self.broken, policy_name)
 
     def gpu_unavailable_reason(self):
         if not self.available():
@@ -212,3 +238,28 @@ def _shares_memory(keys, shape):
                 return False
             partial = True
     return True
+
+
+def _import_failure(exc):
+    """What went wrong importing an installed MXNet, and the fix."""
+    cause = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    if np.lib.NumpyVersion(np.__version__) >= "1.24.0":
+        fix = (f"MXNet 1.9.1 needs NumPy < 1.24 and this is NumPy {np.__version__}: pip install 'numpy<1.24' "
+               f"(or install minpy with its [mxnet] extra, which pins both: pip install './packages/minpy[mxnet]')")
+    else:
+        fix = "run `python -c 'import mxnet'` to see the whole error; reinstall with pip install 'mxnet==1.9.1'"
+    return f"MXNet is installed but cannot be imported ({cause}); {fix}"
+
+
+def _without_root_handlers_added(fn, *args):
+    """Call ``fn``; if the root logger had no handler and has one afterwards (the module-level
+    ``logging.info`` that MXNet's ``set_np_shape`` calls runs ``logging.basicConfig()``), take it away again, so
+    the user's logging configuration, and a later ``basicConfig(...)`` of theirs, stay theirs."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        return fn(*args)
+    finally:
+        if not before:
+            for handler in [h for h in root.handlers if h not in before]:
+                root.removeHandler(handler)

@@ -20,6 +20,7 @@ import atexit
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import tempfile
@@ -30,6 +31,7 @@ import numpy as np
 
 from minpy import routing
 from minpy.backends import numpy_backend
+from minpy.stats import measuring
 
 _log = logging.getLogger("minpy.dispatch")
 _FORMAT = 1
@@ -90,6 +92,7 @@ class CostModel:
         self._path = path  # the default is worked out on first use: the fingerprint reads package metadata
         self._entries = None
         self._unsaved = 0
+        self._warned = None   # the file whose damage was reported (save() rereads it: once is enough)
         self._lock = threading.Lock()
         #: bumped by clear(), so policies drop the decisions they derived from older numbers
         self.generation = 0
@@ -113,17 +116,33 @@ class CostModel:
         return entries
 
     def _read(self):
+        """The entries of the file: {} when there is none; a damaged file (not JSON, another format, entries of
+        the wrong shape) is remeasured, never trusted, and said so once per file: a warning names the file and
+        what is wrong with it, and the next save writes a sound one over it."""
         if self.path is None or not os.path.exists(self.path):
             return {}
         try:
-            with open(self.path) as f:
+            with open(self.path, encoding="utf-8") as f:
                 data = json.load(f)
-            if data.get("format") != _FORMAT or not isinstance(data.get("entries"), dict):
-                raise ValueError("unknown format")
-            return data["entries"]
-        except (OSError, ValueError) as exc:  # a damaged cache is remeasured, never trusted
-            _log.warning("minpy auto policy: ignoring the measurements in %s (%s)", self.path, exc)
+            if not isinstance(data, dict) or data.get("format") != _FORMAT:
+                raise ValueError(f"not a format-{_FORMAT} measurement table")
+            entries = data.get("entries")
+            if not isinstance(entries, dict):
+                raise ValueError("no table of entries")
+            bad = sorted(key for key, value in entries.items() if not _sound_entry(key, value))
+            if bad:
+                shown = ", ".join(repr(k) for k in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                self._warn_damaged(f"{len(bad)} malformed entries ({shown}), remeasured")
+                entries = {k: v for k, v in entries.items() if k not in set(bad)}
+            return entries
+        except (OSError, ValueError) as exc:  # not readable, not JSON (UnicodeDecodeError is a ValueError)
+            self._warn_damaged(f"{type(exc).__name__}: {exc}; everything is remeasured")
             return {}
+
+    def _warn_damaged(self, what):
+        if self._warned != self.path:
+            self._warned = self.path
+            _log.warning("minpy auto policy: ignoring the measurements in %s (%s)", self.path, what)
 
     def get(self, key):
         return self.entries.get(key)
@@ -175,6 +194,22 @@ class CostModel:
         return fit[0] + fit[1] * nbytes
 
 
+def _seconds(value):
+    """Whether ``value`` is a measured time: a finite number >= 0 (not a bool, not a string)."""
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0
+
+
+def _sound_entry(key, value):
+    """Whether a table entry has the shape the policy reads: ``[per copy, per byte]`` for a copy cost,
+    ``{backend: seconds}`` for anything else."""
+    if not isinstance(key, str):
+        return False
+    if key.startswith("copy|"):
+        return isinstance(value, list) and len(value) == 2 and all(_seconds(v) for v in value)
+    return (isinstance(value, dict) and bool(value)
+            and all(isinstance(k, str) and _seconds(v) for k, v in value.items()))
+
+
 def _measure_copies(src, dst, ctx):
     """[seconds per copy, seconds per byte] of moving float64 data from ``src`` to ``dst``, fitted through a
     small and a large copy."""
@@ -203,6 +238,11 @@ def measure_each(candidates):
     allocation) cannot fall on all runs of one candidate."""
     results, times = {}, {}
     rounds = 3
+    with measuring():   # the copies the runs make are the auto policy's traffic (minpy.stats keeps them apart)
+        return _measure_rounds(candidates, results, times, rounds)
+
+
+def _measure_rounds(candidates, results, times, rounds):
     for i in range(rounds):
         started = time.perf_counter()
         for name, run in candidates.items():

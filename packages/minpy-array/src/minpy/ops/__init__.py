@@ -12,6 +12,7 @@ from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _rerais
                                 get_operator, register)
 from minpy.dispatch.policy import current_policy
 from minpy.stats import count_fallback, recorder
+from minpy.errors import user_error
 
 _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
@@ -282,7 +283,10 @@ def _method_from_op(name):
     op_public = _OPS[name]
 
     def method(self, *args, **kwargs):
-        return op_public(self, *args, **kwargs)
+        try:
+            return op_public(self, *args, **kwargs)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
     method.__name__ = name
     method.__doc__ = getattr(getattr(np.ndarray, name, None), "__doc__", None)
     return method

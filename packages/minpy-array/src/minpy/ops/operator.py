@@ -19,9 +19,10 @@ from minpy.backends import get_backend, numpy_backend as _NUMPY
 from minpy.backends.base import Impl  # noqa: F401  (the operator table's records use it; kept importable here)
 from minpy.config import settings
 from minpy.context import _CPU, current_context
+from minpy.errors import user_error
 from minpy.dispatch import auto as _auto
 from minpy.dispatch.policy import PolicyError, current_policy
-from minpy.stats import count_fallback, perf_counter, recorder
+from minpy.stats import count_fallback, measuring, perf_counter, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _F64 = np.dtype(np.float64)
@@ -110,7 +111,11 @@ class _Plan:
             backend = _registered(bname)
             # the context first: asking a GPU backend whether it is available under a CPU context would
             # import its library (and start CUDA) for nothing
-            if backend is None or not backend.supports_context(ctx) or not backend.available():
+            if backend is None:
+                continue
+            if not backend.supports_context(ctx) or not backend.available():
+                if getattr(backend, "broken", None) is not None:   # installed, not importable: said once
+                    backend.report_unusable(pol.name)
                 continue
             if self.home is None and not on_cpu:
                 self.home = backend
@@ -160,26 +165,34 @@ def _make_public(op):
         custom = op.custom
 
         def call(*args, **kwargs):
-            hook = interceptor[0]
-            if hook is not None:
-                return hook(op, args, kwargs)
-            return custom(op, args, kwargs)
+            try:
+                hook = interceptor[0]
+                if hook is not None:
+                    return hook(op, args, kwargs)
+                return custom(op, args, kwargs)
+            except Exception as exc:
+                raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
     else:
         generation = _generation
         thread = _thread
 
         def call(*args, **kwargs):
-            hook = interceptor[0]
-            if hook is not None:
-                return hook(op, args, kwargs)
-            plan = op._plan
-            # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
-            if plan is not None and plan.fast is not None and plan.gen == generation[0] \
-                    and plan.key is thread.key:
-                result = plan.fast(op, plan, args, kwargs)
-                if result is not _MISS:
-                    return result
-            return _invoke(op, args, kwargs)
+            # errors leave from here with minpy's frames taken out (minpy.errors); the try costs nothing until
+            # something is raised
+            try:
+                hook = interceptor[0]
+                if hook is not None:
+                    return hook(op, args, kwargs)
+                plan = op._plan
+                # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
+                if plan is not None and plan.fast is not None and plan.gen == generation[0] \
+                        and plan.key is thread.key:
+                    result = plan.fast(op, plan, args, kwargs)
+                    if result is not _MISS:
+                        return result
+                return _invoke(op, args, kwargs)
+            except Exception as exc:
+                raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     short = op.name.rpartition(".")[2]
     call.__name__ = short
@@ -264,10 +277,10 @@ def _wrap(r, backend):
 def describe(args, kwargs=None):
     """A short description of call arguments for error messages: shapes and dtypes of arrays."""
     def one(x):
-        if isinstance(x, Array):
+        # one spelling for minpy Arrays and NumPy arrays: an error names the same call the same way whichever
+        # backend held the data when it was raised
+        if isinstance(x, (Array, _NDARRAY)):
             return f"array(shape={x.shape}, dtype={x.dtype})"
-        if isinstance(x, _NDARRAY):
-            return f"ndarray(shape={x.shape}, dtype={x.dtype})"
         if type(x) in (list, tuple) and any(isinstance(v, (Array, _NDARRAY)) for v in x):
             inner = ", ".join(one(v) for v in x)
             return f"[{inner}]" if type(x) is list else f"({inner})"
@@ -554,9 +567,10 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
     """Run the call on NumPy and on ``backend`` with inputs already in place on both and time each.
     Returns ({backend name: seconds}, the faster result, the faster backend), or (None, NumPy's result,
     NumPy) when the native run raised."""
-    for a in arrays:  # copies are priced separately; make them now, outside the timings
-        a._get(_NUMPY)
-        a._get(backend, ctx)
+    with measuring():   # copies made only to time the backends are the policy's traffic, not the program's
+        for a in arrays:  # copies are priced separately; make them now, outside the timings
+            a._get(_NUMPY)
+            a._get(backend, ctx)
     _run_numpy(op, args, kwargs)  # NumPy first and alone: bad input raises NumPy's error here
 
     def native():
