@@ -92,3 +92,8 @@ def test_a_path_installs_with_its_siblings(tmp_path):
                          env=env, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "2.0"
+    # minpy-nn is not installed there: importing it says which distribution to install, and from where
+    run = subprocess.run([sys.executable, "-S", "-c", "import minpy.nn"], cwd=tmp_path, capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert "it is part of the minpy-nn distribution" in run.stderr, run.stderr
+    assert "pip install ./packages/minpy-nn" in run.stderr, run.stderr
