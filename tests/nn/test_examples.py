@@ -21,7 +21,7 @@ from minpy.jit import JitWarning
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-ROW = re.compile(r"^\| `(\w+)\.py` \| (.*?) \| (test accuracy|test MSE) ([0-9.]+) \| .* \|$")
+ROW = re.compile(r"^\| `(\w+)\.py` \| (.*?) \| (test accuracy|test MSE) ([0-9.]+)(?: \([^)]*\))? \| .* \|$")
 PRINTED = {
     "test accuracy": re.compile(r"test accuracy ([0-9.]+)"),
     "test MSE": re.compile(r"test MSE [0-9.]+ before training, ([0-9.]+) after"),
@@ -49,14 +49,14 @@ TABLE = readme_table()
 
 
 def test_the_table_lists_every_example():
-    assert sorted(TABLE) == sorted(p.stem for p in EXAMPLES.glob("*.py"))
+    assert sorted(TABLE) == sorted(p.stem for p in EXAMPLES.glob("*.py")), TABLE
 
 
 @pytest.mark.parametrize("name", sorted(TABLE))
 def test_quick_run_prints_the_stated_number(name, capsys):
     what, metric, stated = TABLE[name]
-    if "needs MXNet" in what:
-        pytest.importorskip("mxnet")
+    if "needs MXNet" in what and importlib.util.find_spec("mxnet") is None:
+        pytest.skip("MXNet is not installed in this environment (the numpy2 env runs without it)")
     if "digits" in what:
         pytest.importorskip("sklearn")
     load(name).main(["--quick"])
