@@ -57,7 +57,10 @@ def closure(names):
 
 
 def run(cmd, timeout=900, env=None):
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return 124, f"ERROR: timed out after {timeout} s: {' '.join(cmd[-3:])}"
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -97,7 +100,7 @@ def check(python, expected, extra_code=""):
 def case(label, steps, expected, extra_code="", expect_failure=None):
     """Run ``steps`` (lists of pip install arguments) in a fresh venv; returns (label, ok, seconds, note)."""
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="minpy-install-") as folder:
+    with tempfile.TemporaryDirectory(prefix="minpy-install-", ignore_cleanup_errors=True) as folder:
         python = fresh_venv(folder)
         for args in steps:
             rc, out = pip(python, "install", *args)
