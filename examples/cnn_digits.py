@@ -57,7 +57,7 @@ def parse_args(argv):
     parser.add_argument("--jit", action="store_true", help="compile each training step with minpy.jit")
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs = min(args.epochs, 2)
+        args.epochs = min(args.epochs, 4)
     return args
 
 
