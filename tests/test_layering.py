@@ -97,7 +97,8 @@ MODULE_ORDER = {
         "minpy.autograd.custom", "minpy.autograd.gradcheck", "minpy.autograd",
     ],
     "minpy-symbol": ["minpy.symbol.function", "minpy.symbol.block", "minpy.symbol"],
-    "minpy-jit": ["minpy.jit.program", "minpy.jit.recorder", "minpy.jit.engines", "minpy.jit.api", "minpy.jit"],
+    "minpy-jit": ["minpy.jit.program", "minpy.jit.recorder", "minpy.jit.engines", "minpy.jit.mxgraph", "minpy.jit.api",
+                  "minpy.jit"],
     "minpy-nn": [
         "minpy.nn.launch", "minpy.nn.init", "minpy.nn.optim", "minpy.nn.io", "minpy.nn.layers", "minpy.nn.model",
         "minpy.nn.model_builder", "minpy.nn.dist", "minpy.nn.solver", "minpy.nn",

@@ -47,7 +47,7 @@ def foo(x):
 
 @pytest.mark.parametrize("order", [(3.0, -1.0), (-1.0, 3.0)])
 def test_the_seed_example_in_either_order(order, policy):
-    g = jit(grad(foo))
+    g = jit(grad(foo), engine="replay")
     expected = {3.0: 1.0, -1.0: 2.0}
     for _ in range(3):
         for v in order:
@@ -64,7 +64,7 @@ def _small(b):
 def test_small_gradient_replays_bit_for_bit(policy):
     rng = numpy.random.default_rng(0)
     b = np.array(rng.standard_normal((4, 4)))
-    g = jit(grad(_small(b)))
+    g = jit(grad(_small(b)), engine="replay")  # (engine="auto" may choose MXNet graphs: see test_mxgraph.py)
     for _ in range(3):
         a = np.array(rng.standard_normal((4, 4)))
         expected = grad(_small(b))(a)
@@ -75,7 +75,8 @@ def test_small_gradient_replays_bit_for_bit(policy):
             numpy.testing.assert_allclose(got.asnumpy(), expected.asnumpy(), rtol=1e-6)
     assert extend.interceptors() == [] and extend.readers() == []
     (sig,) = g.stats()["signatures"]
-    assert sig["replays"] == 2 and sig["engine"] == "replay" and sig["eager"] is None
+    assert sig["replays"] == 2 and sig["eager"] is None
+    assert sig["engine"] == "replay"
 
 
 def _two_layer_loss(w1, b1, w2, b2, x, onehot):
@@ -100,7 +101,7 @@ def test_training_step_with_inplace_updates_matches_eager():
     onehot = np.array(numpy.eye(3)[rng.integers(0, 3, 6)])
     eager = [np.array(p) for p in init]
     jitted = [np.array(p) for p in init]
-    step = jit(_step)
+    step = jit(_step, engine="replay")
     for _ in range(5):
         versions = [p.version for p in jitted]
         same(step(jitted, x, onehot), _step(eager, x, onehot))
@@ -298,8 +299,8 @@ def test_untraceable_arrays_run_eagerly_with_a_warning():
 
 
 def test_threads_trace_and_replay_at_once():
-    g = jit(grad(foo))
-    h = jit(_small(np.ones((3, 3))))
+    g = jit(grad(foo), engine="replay")
+    h = jit(_small(np.ones((3, 3))), engine="replay")
     errors = []
     barrier = threading.Barrier(4)
 
@@ -400,7 +401,7 @@ def test_random_programs_replay_as_eager(steps, seeds, policy):
     f = _build(steps)
     with resolve_policy(policy), numpy.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        jf, jg = jit(f), jit(grad(f, argnum=(0, 1)))
+        jf, jg = jit(f, engine="replay"), jit(grad(f, argnum=(0, 1)), engine="replay")
         for seed in seeds:  # fresh inputs of one signature: replays, misses on new branches, retraces
             rng = numpy.random.default_rng(seed)
             x, y = np.array(rng.standard_normal((3, 2))), np.array(rng.standard_normal((3, 2)))
@@ -440,9 +441,11 @@ class _Net(ModelBase):
         return layers.softmax_loss(predict, y)
 
 
-@pytest.mark.parametrize("rule", ["sgd_momentum", "adam"])
-@pytest.mark.parametrize("batchnorm", [False, True])
-def test_solver_jit_trains_to_the_same_weights(rule, batchnorm):
+@pytest.mark.parametrize("rule,batchnorm,engine,atol", [
+    ("sgd_momentum", False, "replay", 1e-12), ("adam", False, "replay", 1e-12), ("sgd_momentum", True, "replay", 1e-12),
+    ("adam", True, "replay", 1e-12), ("adam", True, True, 1e-9),
+    pytest.param("sgd_momentum", True, "mxnet", 1e-9, marks=pytest.mark.mxnet)])
+def test_solver_jit_trains_to_the_same_weights(rule, batchnorm, engine, atol):
     rng = numpy.random.RandomState(0)
     x, y = rng.randn(45, 12), rng.randint(0, 4, 45)  # 45 = two batches of 20 and a padded one
     results = []
@@ -452,13 +455,13 @@ def test_solver_jit_trains_to_the_same_weights(rule, batchnorm):
         model = _Net(batchnorm)
         solver = Solver(model, NDArrayIter(x, y, batch_size=20, shuffle=True, seed=0), NDArrayIter(x, y, batch_size=20),
                         update_rule=rule, optim_config={"learning_rate": 1e-2}, lr_decay=0.9, num_epochs=3,
-                        verbose=False, jit=use_jit)
+                        verbose=False, jit=engine if use_jit else False)
         solver.init()
         solver.train()
         results.append((model.params, model.aux_params, solver.loss_history))
     (p0, a0, l0), (p1, a1, l1) = results
     for k in p0:
-        numpy.testing.assert_allclose(p1[k].asnumpy(), p0[k].asnumpy(), rtol=0, atol=1e-12)
+        numpy.testing.assert_allclose(p1[k].asnumpy(), p0[k].asnumpy(), rtol=0, atol=atol)
     for k in a0:
-        numpy.testing.assert_allclose(numpy.asarray(a1[k].asnumpy()), numpy.asarray(a0[k].asnumpy()), rtol=0, atol=1e-12)
-    numpy.testing.assert_allclose(l1, l0, rtol=0, atol=1e-12)
+        numpy.testing.assert_allclose(numpy.asarray(a1[k].asnumpy()), numpy.asarray(a0[k].asnumpy()), rtol=0, atol=atol)
+    numpy.testing.assert_allclose(l1, l0, rtol=0, atol=atol)

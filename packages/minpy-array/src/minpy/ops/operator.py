@@ -782,12 +782,38 @@ def _stand_in(a):
     return a
 
 
+def native_dtypes(op, args):
+    """``(compute, result)``: the dtype a backend other than NumPy computes an elementwise call in (None: no
+    cast) and the dtype of NumPy's result, by NumPy's rules; None when the arguments are not arrays and
+    scalars. A jit that translates recorded calls for another engine asks this while tracing."""
+    sig = _signature(args)
+    if sig is None:
+        return None
+    return _cast_entry(op, args, sig)
+
+
 def _cast_for_native(op, backend, args, ctx):
     """Cast array arguments to the dtype NumPy computes in, so the native result has NumPy's dtype.
     Returns (args, the dtype NumPy's result has)."""
     sig = _signature(args)
     if sig is None:
         return args, None
+    compute, out_dtype = _cast_entry(op, args, sig)
+    if compute is None:
+        return args, out_dtype
+    if not backend.supports_dtype(compute):
+        raise TypeError(f"{backend.name} cannot compute {op.name} in {compute}")
+    out = list(args)
+    for i, a in enumerate(args):
+        if isinstance(a, Array):
+            if a.dtype != compute:
+                out[i] = Array(backend.astype(a._get(backend, ctx), compute), backend)
+        elif type(a) is float and compute == _F64:
+            out[i] = _exact_scalar(a, backend, ctx)
+    return out, out_dtype
+
+
+def _cast_entry(op, args, sig):
     if not _NUMPY2 and any(s[1] for s in sig if type(s) is tuple and isinstance(s[0], np.dtype)):
         # NumPy 1.x promotes by a 0-d array's value, through its min_scalar_type: key on that, not on the
         # value (one cache entry per value grew without bound in loops over changing 0-d arrays)
@@ -807,19 +833,7 @@ def _cast_for_native(op, backend, args, ctx):
         else:
             compute = None
         entry = _cast_cache[key] = (compute, out_dtype)
-    compute, out_dtype = entry
-    if compute is None:
-        return args, out_dtype
-    if not backend.supports_dtype(compute):
-        raise TypeError(f"{backend.name} cannot compute {op.name} in {compute}")
-    out = list(args)
-    for i, a in enumerate(args):
-        if isinstance(a, Array):
-            if a.dtype != compute:
-                out[i] = Array(backend.astype(a._get(backend, ctx), compute), backend)
-        elif type(a) is float and compute == _F64:
-            out[i] = _exact_scalar(a, backend, ctx)
-    return out, out_dtype
+    return entry
 
 
 _exact_scalars = {}  # (value, sign, backend, context) -> a 0-d Array holding the value

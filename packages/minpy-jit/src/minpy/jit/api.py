@@ -2,6 +2,7 @@
 import functools
 import math
 import threading
+import time
 import warnings
 import weakref
 
@@ -10,10 +11,11 @@ import numpy as onp
 from minpy import extend, routing
 from minpy.array import Array
 from minpy.autograd.tracer import Tracer
+from minpy.backends import mxnet_backend as _MXNET
 from minpy.config import settings
 from minpy.context import current_context
 from minpy.dispatch.policy import current_policy
-from minpy.jit import engines
+from minpy.jit import engines, mxgraph
 from minpy.jit.program import Diverged, Return, build, count_paths, merge
 from minpy.jit.recorder import Recording, install, numpy_only, uninstall
 
@@ -21,6 +23,9 @@ from minpy.jit.recorder import Recording, install, numpy_only, uninstall
 DEFAULT_MAX_PATHS = 16
 #: the default bound on the signatures kept per function (the least recently traced one is dropped)
 DEFAULT_MAX_SIGNATURES = 32
+#: timed calls per engine before ``engine="auto"`` chooses one for a program
+SAMPLES = 2
+ENGINES = ("auto", "replay", "mxnet")
 
 _functions = weakref.WeakSet()
 _clear_count = [0]
@@ -41,7 +46,8 @@ class Entry:
     """What one signature of a jitted function has: its tree of paths and their compiled form."""
 
     __slots__ = ("root", "compiled", "eager", "captures", "paths", "full", "misses", "replays", "traces",
-                 "eager_calls", "lock", "boxed")
+                 "eager_calls", "lock", "boxed", "home", "runner", "chosen", "mx", "mx_reason", "samples",
+                 "fallbacks", "input_slots")
 
     def __init__(self):
         self.root = None
@@ -56,6 +62,13 @@ class Entry:
         self.eager_calls = 0
         self.boxed = False       # some trace had arrays on other backends: replay with Arrays
         self.lock = threading.Lock()
+        self.home = {}           # slot -> the backend its data lived on when traced
+        self.runner = None       # the chosen engine's run (None: engine="auto" is still measuring)
+        self.chosen = None       # that engine's name
+        self.mx = None           # the program for the mxnet engine (built when tried)
+        self.mx_reason = None    # why the mxnet engine does not run this program
+        self.samples = {"replay": [], "mxnet": []}
+        self.fallbacks = 0       # calls the mxnet engine handed to the replay engine (MXNet raised)
 
 
 class Jitted:
@@ -63,8 +76,8 @@ class Jitted:
 
     def __init__(self, fn, static_argnums=(), engine="auto", max_paths=DEFAULT_MAX_PATHS,
                  max_signatures=DEFAULT_MAX_SIGNATURES):
-        if engine not in ("auto", "replay"):
-            raise ValueError(f"jit: unknown engine {engine!r}; choose 'auto' or 'replay'")
+        if engine not in ENGINES:
+            raise ValueError(f"jit: unknown engine {engine!r}; choose one of {ENGINES}")
         self.fn = fn
         self.static_argnums = frozenset(static_argnums if not isinstance(static_argnums, int) else (static_argnums,))
         self.engine = engine
@@ -122,7 +135,14 @@ class Jitted:
             return self.fn(*args, **kwargs)
         compiled = entry.compiled
         if compiled is not None:
-            result = compiled.run(leaves, args, kwargs)
+            runner = entry.runner
+            if runner is None:
+                result = self._measure(entry, leaves, args, kwargs)
+            else:
+                result = runner(leaves, args, kwargs)
+                if result is mxgraph.FALLBACK:
+                    entry.fallbacks += 1
+                    result = compiled.run(leaves, args, kwargs)
             if result is engines.MISS:
                 entry.misses += 1
                 if entry.full:
@@ -170,6 +190,9 @@ class Jitted:
         with entry.lock:
             captures = list(entry.captures)
         rec = Recording(self.fn, leaves, args, kwargs, captures, statics)
+        # the mxnet engine's notes cost trace time only: taken when that engine may run (forced, or auto with
+        # MXNet loaded - by a policy that uses it, or by the caller)
+        rec.notes = self.engine == "mxnet" or (self.engine == "auto" and _MXNET._state is True)
         hook = install(rec)
         try:
             result = self.fn(*args, **kwargs)
@@ -203,8 +226,77 @@ class Jitted:
             entry.paths = count_paths(entry.root)
             if entry.paths >= self.max_paths:
                 entry.full = True
+            entry.home.update(rec.home)
             kind = engines.Boxed if entry.boxed else engines.Compiled
             entry.compiled = kind(entry.root, entry.captures, rec.input_slots)
+            self._engines(entry, rec.input_slots)
+        return result
+
+    # -- engines ------------------------------------------------------------------------------------------------------
+    def _engines(self, entry, input_slots):
+        """Set up the engines for a (re)built tree: the replay engine's program is ``entry.compiled``; the
+        mxnet engine's is built now when forced, else when ``auto`` tries it."""
+        entry.mx = None
+        entry.mx_reason = None
+        entry.samples = {"replay": [], "mxnet": []}
+        entry.input_slots = input_slots
+        if self.engine == "replay":
+            self._choose(entry, "replay")
+        elif self.engine == "mxnet":
+            self._build_mx(entry)
+            if entry.mx is None:
+                warnings.warn(f"jit({getattr(self.fn, '__qualname__', self.fn)}, engine='mxnet') runs this "
+                              f"signature on the replay engine: {entry.mx_reason}", JitWarning, stacklevel=4)
+                self._choose(entry, "replay")
+            else:
+                self._choose(entry, "mxnet")
+        elif _MXNET._state is not True:
+            entry.mx_reason = "MXNet is not loaded (engine='mxnet' loads it)"
+            self._choose(entry, "replay")
+        else:
+            entry.runner = entry.chosen = None
+
+    def _build_mx(self, entry):
+        try:
+            entry.mx = mxgraph.Program(entry.root, entry.captures, entry.input_slots, entry.home)
+        except mxgraph.Ineligible as exc:
+            entry.mx_reason = str(exc)
+
+    def _choose(self, entry, name):
+        entry.chosen = name
+        entry.runner = entry.compiled.run if name == "replay" else entry.mx.run
+
+    def _measure(self, entry, leaves, args, kwargs):
+        """``engine="auto"``: time the engines on the first calls of a program and keep the faster (as the auto
+        policy measures per operator). The replay engine goes first; a program it runs in less time than one
+        MXNet graph costs at the least is not tried on MXNet."""
+        samples = entry.samples
+        name = "replay" if len(samples["replay"]) < SAMPLES or entry.mx is None else "mxnet"
+        program = entry.compiled if name == "replay" else entry.mx
+        start = time.perf_counter()
+        result = program.run(leaves, args, kwargs)
+        if result is mxgraph.FALLBACK:
+            entry.fallbacks += 1
+            entry.mx_reason = "MXNet raised while running the graphs"
+            self._choose(entry, "replay")
+            return entry.compiled.run(leaves, args, kwargs)
+        if result is engines.MISS or result is engines.RETRACE:
+            return result
+        _sync(result)
+        samples[name].append(time.perf_counter() - start)
+        if name == "replay" and len(samples["replay"]) == SAMPLES:
+            best = min(samples["replay"])
+            base, per_array = mxgraph.overhead_floor()
+            floor = base + per_array * mxgraph.copies(entry.root, entry.captures, entry.input_slots)
+            if best < floor:
+                entry.mx_reason = (f"not tried: the replay engine takes {best * 1e6:.0f} us, less than the MXNet "
+                                   f"graphs would cost at the least ({floor * 1e6:.0f} us)")
+            else:
+                self._build_mx(entry)
+            if entry.mx is None:
+                self._choose(entry, "replay")
+        elif name == "mxnet" and len(samples["mxnet"]) == SAMPLES:
+            self._choose(entry, "mxnet" if min(samples["mxnet"]) < min(samples["replay"]) else "replay")
         return result
 
     # -- statistics ---------------------------------------------------------------------------------------------------
@@ -212,12 +304,31 @@ class Jitted:
         """Per signature: traces, paths, replays, guard misses, eager calls, the engine (or why eager)."""
         out = []
         for key, e in list(self._entries.items()):
+            chosen = e.chosen if e.compiled is not None else None
+            timings = {k: min(v) * 1e6 for k, v in e.samples.items() if v}
             out.append({"signature": _describe_key(key), "traces": e.traces, "paths": e.paths,
                         "replays": e.replays, "misses": e.misses, "eager_calls": e.eager_calls,
-                        "engine": e.compiled.engine if e.compiled is not None else None,
-                        "mode": e.compiled.mode if e.compiled is not None else None, "eager": e.eager})
+                        "engine": chosen if chosen is not None or e.compiled is None else "measuring",
+                        "mode": (e.mx.mode if chosen == "mxnet" else e.compiled.mode) if e.compiled is not None
+                        else None,
+                        "mxnet": e.mx_reason, "timings_us": timings, "fallbacks": e.fallbacks,
+                        "graphs": e.mx.graphs if e.mx is not None else None, "eager": e.eager})
         return {"function": getattr(self.fn, "__qualname__", repr(self.fn)), "inlined": self.inlined,
                 "signatures": out}
+
+
+def _sync(result):
+    """Wait for asynchronous work behind a result (MXNet's engine), so that a measurement times all of it."""
+    t = type(result)
+    if t is Array:
+        if result._backend is not engines._NUMPY:
+            result.wait_to_read()
+    elif t is list or t is tuple or isinstance(result, tuple):
+        for r in result:
+            _sync(r)
+    elif t is dict:
+        for r in result.values():
+            _sync(r)
 
 
 def _describe_key(key):
@@ -304,7 +415,9 @@ def jit(fn=None, *, static_argnums=(), engine="auto", max_paths=DEFAULT_MAX_PATH
     static_argnums : int or tuple of ints
         Positional arguments that are part of the signature by value (hashable) or identity (not).
     engine : str
-        ``"auto"`` (default) or ``"replay"``.
+        ``"auto"`` (default): each program (a signature's tree of paths) runs on the engine measured faster on
+        its first calls; ``"replay"``: the traced kernels, called again; ``"mxnet"``: MXNet symbol graphs,
+        bound once (a program the engine cannot run falls back to ``replay`` with a :class:`JitWarning`).
     max_paths : int
         How many paths (combinations of guard outcomes) one signature keeps; past that a guard miss runs the
         call eagerly without recording it.

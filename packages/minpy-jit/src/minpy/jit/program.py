@@ -47,7 +47,7 @@ class Instr:
     """
 
     __slots__ = ("op", "backend", "impl", "args", "kwargs", "outs", "writes", "line", "desc", "ndim0",
-                 "value", "shapes", "dtypes", "folded")
+                 "value", "shapes", "dtypes", "folded", "mx", "argmeta")
 
     def __init__(self, op, backend, impl, args, kwargs, outs, line, desc):
         self.op = op
@@ -64,6 +64,11 @@ class Instr:
         self.shapes = {}
         self.dtypes = {}
         self.folded = None   # {slot: value at trace time} when the result is a constant of the program
+        # for the mxnet engine (set while tracing when it may run): ``mx`` is (why MXNet cannot run this call
+        # or None, the dtype MXNet computes an elementwise call in or None); ``argmeta`` {slot: (shape, dtype)}
+        # of the array arguments
+        self.mx = None
+        self.argmeta = None
 
     def same_as(self, other):
         return (type(other) is Instr and other.op is self.op and other.backend is self.backend

@@ -19,10 +19,11 @@ import numpy as onp
 from minpy import extend
 from minpy.array import Array
 from minpy.autograd.tracer import Tracer
+from minpy.backends import mxnet_backend as _MXNET
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.jit.program import Guard, Instr, Ref
 from minpy.ops import basic_keys
-from minpy.ops.operator import describe, dispatch_route
+from minpy.ops.operator import _native_reason, _normalise, describe, dispatch_route, native_dtypes
 
 #: operator kinds whose result shapes follow from argument shapes and constants (no shape guard needed)
 STATIC_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape", "creation"))
@@ -145,6 +146,7 @@ class Recording:
         self.frame_stop = sys._getframe(2)
         self.const = set()              # slots whose value is a constant of the program (see _foldable)
         self.input_slots = []
+        self.notes = False              # note what the mxnet engine needs (minpy.jit.api sets it)
         for k, a in enumerate(inputs):
             if id(a) not in self.slot_of:
                 self._new_slot(a)
@@ -287,6 +289,8 @@ class Recording:
         if self.problem is not None:
             return result
         instr = Instr(op, backend, impl, targs, tkwargs, None, line, describe(args, kwargs))
+        if self.notes:
+            self._note(instr, op, args, kwargs)
         if watch:
             writes = []
             for a, owner, version in watch:
@@ -297,6 +301,33 @@ class Recording:
             instr.writes = tuple(writes)
         self._results(instr, op, args, result)
         return result
+
+    def _note(self, instr, op, args, kwargs):
+        """What the mxnet engine needs: whether MXNet's implementation of the operator (from the operator
+        table) takes this call, the dtype it computes in, and the shapes and dtypes of the array arguments."""
+        meta = {}
+        for a in _leaves_of(list(args), []) + (_leaves_of(list(kwargs.values()), []) if kwargs else []):
+            s = self.slot_of.get(id(a))
+            if s is not None:
+                meta[s] = (tuple(a.shape), a.dtype)
+        instr.argmeta = meta
+        if op.name == "setitem" or op.kind == "random":
+            instr.mx = (None, None)  # the engine writes, and draws on NumPy's generator, itself
+            return
+        if op.custom is not None and op.name != "getitem":  # an operator with its own dispatch: it writes
+            instr.mx = ("it writes into its arguments", None)
+            return
+        impl = op.impls.get("mxnet")
+        if impl is None:
+            instr.mx = ("MXNet has no implementation of it in the operator table", None)
+            return
+        nargs, arrays = _normalise(op, args)
+        try:
+            reason = _native_reason(op, _MXNET, impl, arrays, nargs, kwargs or {})
+            dtypes = native_dtypes(op, nargs) if op.casting is not None and reason is None else None
+        except Exception as exc:  # a predicate that cannot judge these arguments
+            reason, dtypes = f"{type(exc).__name__}: {exc}", None
+        instr.mx = (reason, dtypes[0] if dtypes else None)
 
     def _visible_target(self, a, owner):
         vis = self.visible.get(id(a)) or self.visible.get(id(owner))

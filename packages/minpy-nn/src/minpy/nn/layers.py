@@ -245,9 +245,9 @@ def _labels_as_onehot(label, n, c, dtype, what):
     if shape == (n,):
         index = label.astype(_onp.int64) if _onp.dtype(label.dtype).kind != 'i' else label
         if getattr(index, "backend", "numpy") == "numpy":  # checked where reading the labels waits for nothing
-            # one truth value read, not the labels themselves: under minpy.jit that is a guard whose value stays
-            # the same from batch to batch
-            if index.size and bool(np.any(np.logical_or(index < 0, index >= c))):
+            # truth values read, not the labels themselves: under minpy.jit they are guards whose values stay the
+            # same from batch to batch (and reductions and comparisons translate to MXNet graphs)
+            if index.size and (bool(np.min(index) < 0) or bool(np.max(index) >= c)):
                 host = _onp.asarray(index)
                 raise ValueError(f"{what}: class indices must lie in [0, {c}); got {host.min()} to {host.max()}")
         # a comparison, not eye(c)[index]: elementwise work runs on every backend (a GPU's too)

@@ -22,7 +22,9 @@ and the gradients are combined through MXNet's parameter server (:class:`minpy.n
 0 prints and writes checkpoints, and every worker ends with the same parameters.
 
 ``jit=True`` compiles each step's forward and backward pass with :func:`minpy.jit.jit` (recorded at the first
-step of each batch shape, replayed after; the same numbers as without it on NumPy).
+step of each batch shape, replayed after; the same numbers as without it on NumPy's replay engine). ``jit`` may
+also name the jit's engine: ``"auto"`` (what True means: the engine measured faster per program), ``"replay"``
+(bit for bit as without jit on NumPy) or ``"mxnet"`` (MXNet symbol graphs; equal within float tolerance).
 """
 import copy
 import math
@@ -103,7 +105,10 @@ class Solver:
         self.checkpoint_every = None if checkpoint_every is None else int(checkpoint_every)
         self.checkpoint_dir = checkpoint_dir
         self.plot_path = plot_path
+        if jit not in (False, True, None, "auto", "replay", "mxnet"):
+            raise ValueError(f"Solver: jit must be True, False or an engine ('auto', 'replay', 'mxnet'), got {jit!r}")
         self.jit = bool(jit)
+        self.jit_engine = jit if isinstance(jit, str) else "auto"
         self._jitted = None
         _resolve(init, init_rule, "init_rule")
         self._parallel = _data_parallel(kvstore)
@@ -210,7 +215,7 @@ class Solver:
         if self._jitted is None:
             from minpy.jit import jit
 
-            self._jitted = jit(self._grad_and_loss_of, max_signatures=64)
+            self._jitted = jit(self._grad_and_loss_of, max_signatures=64, engine=self.jit_engine)
         model = self.model
         grads, loss, aux = self._jitted(dict(model.params), dict(model.aux_params), list(batch.data),
                                         list(batch.label), int(getattr(batch, "pad", 0) or 0))
