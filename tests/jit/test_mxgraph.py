@@ -267,3 +267,39 @@ def test_programs_of_common_operators_all_translate():
     for jitted in (jf, jg):
         sig = signature(jitted)
         assert sig["engine"] == "mxnet" and sig["paths"] == 2, sig
+
+
+# -- symbol Functions (MXNet's convolution) are recorded as opaque calls ------------------------------------------
+def _conv_fwd_bwd(x, w, b, g):
+    from minpy.autograd import vjp
+    return vjp(lambda x2, w2, b2: layers.conv(x2, w2, b2, pad=1), x, w, b, argnum=(0, 1, 2))[1](g)
+
+
+@mxnet
+@pytest.mark.parametrize("engine", ["replay", "mxnet"])
+def test_a_convolution_through_a_symbol_function_compiles(engine):
+    rng = numpy.random.default_rng(6)
+    with resolve_policy("prefer_mxnet"):  # layers.conv runs MXNet's Convolution through a symbol Function
+        x = np.array(rng.standard_normal((2, 3, 6, 6)).astype("float32"))
+        w = np.array((rng.standard_normal((4, 3, 3, 3)) * 0.1).astype("float32"))
+        b = np.array(numpy.zeros(4, "float32"))
+        g = np.array(rng.standard_normal((2, 4, 6, 6)).astype("float32"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)  # no signature runs eagerly
+            step = jit(_conv_fwd_bwd, engine=engine)
+            for _ in range(4):
+                close(step(x, w, b, g), _conv_fwd_bwd(x, w, b, g), rtol=1e-5, atol=1e-6)
+            loss = lambda x_, w_, b_: np.sum(layers.relu(layers.conv(x_, w_, b_, pad=1)) * x_[:, :1])
+            jg = jit(grad(loss, argnum=(0, 1, 2)), engine=engine)
+            for k in range(3):
+                x2 = x * (k + 1.0)
+                close(jg(x2, w, b), grad(loss, argnum=(0, 1, 2))(x2, w, b), rtol=1e-5, atol=1e-6)
+        for f in (step, jg):
+            sig = signature(f)
+            assert sig["engine"] == engine and sig["eager"] is None and sig["replays"] >= 2, sig
+        assert signature(jg)["graphs"] in (None, 2)  # mxnet: the graphs around the opaque passes
+        (fn,) = [f for f in layers._FUNCTIONS.values() if f.input_shapes.get("x") == (2, 3, 6, 6)]
+        binds = fn.num_binds
+        step(x, w, b, g)
+        jg(x, w, b)
+        assert fn.num_binds == binds  # replays reuse the Function's executors

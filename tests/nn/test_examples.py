@@ -107,6 +107,6 @@ def test_examples_with_jit(name, argv, check):
     if name != "rnn_sequence":
         pytest.importorskip("sklearn")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", JitWarning)  # MXNet's convolution (a symbol Function) runs eagerly
+        warnings.simplefilter("error", JitWarning)  # every step compiles (MXNet's convolution too)
         result = load(name).main(["--quick", "--quiet", "--jit", *argv])
     assert check(result)

@@ -23,6 +23,13 @@ a guard) installs a *reader*: ``fn(array, kind, value)``, called after an Array 
 is the NumPy data read). Readers are per thread and stack like interceptors (:func:`push_reader`,
 :func:`pop_reader`, :func:`reading`); the top one is called. While no thread has one, a read pays one list
 lookup. Reads minpy makes for itself (printing, error messages, copies between backends) are not reported.
+
+Opaque calls. Computations that are not minpy operators (an MXNet executor's forward or backward pass behind
+``minpy.symbol.Function``) run through :func:`call_opaque` ``(fn, args, kwargs)``: an extension that records
+this thread's calls to make them again (a jit) installs an *opaque recorder* ``rec(fn, args, kwargs)``
+(:func:`push_opaque_recorder`, :func:`pop_opaque_recorder`; per thread, stacked, the top one is called), which
+runs ``fn(*args, **kwargs)`` and may call ``fn`` again later with other arrays of the same shapes. ``fn`` has a
+``name``; its arguments and results are Arrays (and lists, tuples, dicts of them, and Python values).
 """
 import contextlib
 import threading
@@ -43,6 +50,7 @@ class _Hooks(threading.local):
         self.stack = []   # this thread's interceptors, lowest first
         self.level = -1   # index in ``stack`` of the interceptor handling the current call (-1: none)
         self.readers = []  # this thread's value readers, lowest first
+        self.opaque = []   # this thread's opaque-call recorders, lowest first
 
 
 _hooks = _Hooks()
@@ -182,3 +190,28 @@ def reading(fn):
 def readers():
     """This thread's value readers, lowest first (a copy)."""
     return list(_hooks.readers)
+
+
+# -- opaque calls ---------------------------------------------------------------------------------------------------
+def call_opaque(fn, args=(), kwargs=None):
+    """Run ``fn(*args, **kwargs)`` (a computation that is not a minpy operator) where this thread's top opaque
+    recorder can see it, or directly when it has none."""
+    recorders = _hooks.opaque
+    if recorders:
+        return recorders[-1](fn, args, kwargs or {})
+    return fn(*args, **(kwargs or {}))
+
+
+def push_opaque_recorder(fn):
+    """Install ``fn(callable, args, kwargs)`` on top of this thread's opaque-call recorders."""
+    _hooks.opaque.append(fn)
+
+
+def pop_opaque_recorder(fn=None):
+    """Remove this thread's top opaque-call recorder (which must be ``fn`` when given) and return it."""
+    recorders = _hooks.opaque
+    if not recorders:
+        raise RuntimeError("pop_opaque_recorder: this thread has no opaque-call recorder")
+    if fn is not None and recorders[-1] is not fn:
+        raise RuntimeError(f"pop_opaque_recorder: the top recorder is {recorders[-1]!r}, not {fn!r}")
+    return recorders.pop()

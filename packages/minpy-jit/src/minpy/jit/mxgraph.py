@@ -330,7 +330,7 @@ class Program:
                 self.cap_slots.append((ins.slot, ins.index))
                 continue
             self._meta(ins)
-            if ins.op.kind == "random":
+            if ins.op.kind in ("random", "opaque"):  # run between graphs
                 self._flush(b, units, _after(reads, i, tail))
                 b = _Builder(self.cx)
                 units.append(ins)
@@ -640,7 +640,8 @@ class Program:
             compiled = child
 
     def _host(self, ins, env, caps):
-        """A random draw on its recorded route (NumPy's generator), between graphs."""
+        """A random draw on its recorded route (NumPy's generator), or an opaque call (a symbol Function's pass
+        on its own executor), between graphs."""
         def fill(t):
             tt = type(t)
             if tt is Ref:

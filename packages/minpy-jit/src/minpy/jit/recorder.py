@@ -26,7 +26,7 @@ from minpy.ops import basic_keys
 from minpy.ops.operator import _native_reason, _normalise, describe, dispatch_route, native_dtypes
 
 #: operator kinds whose result shapes follow from argument shapes and constants (no shape guard needed)
-STATIC_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape", "creation"))
+STATIC_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape", "creation", "opaque"))
 #: operators of those kinds whose result shapes depend on data or on what they read from outside
 DATA_SHAPED = frozenset(("repeat", "delete", "insert", "resize", "trim_zeros", "frombuffer", "fromiter",
                          "fromfunction", "loadtxt", "load", "genfromtxt", "fromstring"))
@@ -81,6 +81,28 @@ class Out:
 
 class Problem(Exception):
     pass
+
+
+class Opaque:
+    """An opaque call (``minpy.extend.call_opaque``: a symbol Function's forward or backward pass) seen as an
+    operator with its own dispatch: a replay calls it again with the arrays in its slots."""
+
+    kind = "opaque"
+    custom = True          # never folded, never dropped as dead code
+    ref = None
+    impls = {}
+    float_default = False
+    differentiable = False
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = getattr(fn, "name", repr(fn))
+
+    def dispatch(self, args, kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<opaque call {self.name}>"
 
 
 _INTERNAL = []
@@ -147,6 +169,7 @@ class Recording:
         self.const = set()              # slots whose value is a constant of the program (see _foldable)
         self.input_slots = []
         self.notes = False              # note what the mxnet engine needs (minpy.jit.api sets it)
+        self.inside = 0                 # > 0 while an opaque call runs: what it does inside is its own
         for k, a in enumerate(inputs):
             if id(a) not in self.slot_of:
                 self._new_slot(a)
@@ -275,7 +298,27 @@ class Recording:
         return x
 
     # -- the hooks ------------------------------------------------------------------------------------------------
+    def opaque(self, fn, args, kwargs):
+        """Record an opaque call as one instruction (what it computes inside is not recorded)."""
+        targs = self.template(tuple(args))
+        tkwargs = self.template(kwargs) if kwargs else None
+        self.inside += 1
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self.inside -= 1
+        if self.problem is not None:
+            return result
+        op = Opaque(fn)
+        instr = Instr(op, None, None, targs, tkwargs, None, None, op.name)
+        if self.notes:
+            self._note(instr, op, args, kwargs)
+        self._results(instr, op, args, result)
+        return result
+
     def intercept(self, op, args, kwargs):
+        if self.inside:
+            return dispatch_route(op, args, kwargs)[0]
         line = None
         targs = self.template(args)
         tkwargs = self.template(kwargs) if kwargs else None
@@ -311,7 +354,7 @@ class Recording:
             if s is not None:
                 meta[s] = (tuple(a.shape), a.dtype)
         instr.argmeta = meta
-        if op.name == "setitem" or op.kind == "random":
+        if op.name == "setitem" or op.kind in ("random", "opaque"):
             instr.mx = (None, None)  # the engine writes, and draws on NumPy's generator, itself
             return
         if op.custom is not None and op.name != "getitem":  # an operator with its own dispatch: it writes
@@ -402,6 +445,8 @@ class Recording:
         return Ref(s)
 
     def read(self, array, kind, value):
+        if self.inside:
+            return
         s = self.slot_for(array)
         if kind == "bool":
             self.events.append(Guard("bool", s, bool(value), user_line(3)))
@@ -531,14 +576,16 @@ def capture_intercept(rec):
 
 
 def install(rec):
-    """Start recording this thread's operator calls and value reads into ``rec``."""
-    hooks = (capture_intercept(rec), rec.read)
+    """Start recording this thread's operator calls, opaque calls and value reads into ``rec``."""
+    hooks = (capture_intercept(rec), rec.read, rec.opaque)
     extend.push_interceptor(hooks[0])
     extend.push_reader(hooks[1])
+    extend.push_opaque_recorder(hooks[2])
     return hooks
 
 
 def uninstall(rec, hooks):
+    extend.pop_opaque_recorder(hooks[2])
     extend.pop_reader(hooks[1])
     extend.pop_interceptor(hooks[0])
 

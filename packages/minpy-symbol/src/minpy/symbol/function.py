@@ -14,10 +14,13 @@ MXNet updates them in training mode when a call is differentiated (on CPU in the
 """
 import contextlib
 import io
+import threading
 import warnings
+import weakref
 
 import numpy as onp
 
+from minpy import extend
 from minpy.array import Array
 from minpy.autograd.tracer import AutogradError, Node, Tracer, _find_top, _unbox, box
 from minpy.backends import mxnet_backend
@@ -240,9 +243,7 @@ class Function:
                       **kwargs}
         top = _find_top((), kwargs)
         if top == 0:
-            bound, outputs, _ = self._run(kwargs)
-            self._release(bound)
-            return outputs
+            return extend.call_opaque(_Forward(self, keep=False), (), kwargs)
         uargs, ukwargs, parents = _unbox((), kwargs, top)
         call = _RecordedCall(self)
         value = call.forward(ukwargs)
@@ -360,6 +361,73 @@ class Function:
         return f"<minpy.symbol.Function {self.name}: arguments {list(self.arg_names)}>"
 
 
+class _Forward:
+    """A Function's forward pass as one opaque call (``minpy.extend.call_opaque``), which a jit records and runs
+    again. With ``keep`` the executor stays with this object (per thread) for the backward pass that follows:
+    :meth:`take` hands it over (a call recorded by autograd), or :class:`_Backward` finds it there (a replay),
+    until the next forward pass of this object in the thread gives it back to the Function's cache."""
+
+    def __init__(self, function, keep):
+        self.function = function
+        self.keep = keep
+        self.name = f"symbol.Function({function.name})"
+        self._tls = threading.local()
+
+    def __call__(self, **kwargs):
+        fn = self.function
+        if self.keep:
+            held = self._tls.__dict__.pop("held", None)
+            if held is not None:
+                fn._release(held[0])
+        bound, outputs, arg_dtypes = fn._run(kwargs)
+        if self.keep:
+            self._tls.held = (bound, arg_dtypes, fn.is_train)
+        else:
+            fn._release(bound)
+        return outputs
+
+    def held(self):
+        """(executor, argument dtypes, training mode) this thread's last forward pass kept, or None."""
+        return self._tls.__dict__.get("held")
+
+    def take(self):
+        return self._tls.__dict__.pop("held")
+
+
+class _Backward:
+    """A Function's backward pass as one opaque call: the output gradients in, every argument's gradient out
+    (in ``arg_names`` order), on the executor of the forward pass (see :class:`_Forward`)."""
+
+    def __init__(self, forward, owner):
+        self.forward = forward
+        self.owner = weakref.ref(owner)
+        self.name = f"gradient of {forward.name}"
+
+    def __call__(self, *out_grads):
+        fn = self.forward.function
+        held = self.forward.held()
+        if held is None:  # the call autograd recorded owns the executor
+            owner = self.owner()
+            if owner is None or owner.bound is None:
+                raise AutogradError(f"{self.name}: its executor was already released")
+            held = (owner.bound, owner.arg_dtypes, owner.is_train)
+        bound, arg_dtypes, is_train = held
+        executor = bound.executor
+        grads = []
+        with fn._mx_errors("the backward pass"):
+            fn._sync_aux(bound.aux_key)  # BatchNorm's CPU backward updates the moving statistics
+            executor.backward([o._get(mxnet_backend).as_nd_ndarray() for o in out_grads], is_train=is_train)
+            for n in fn.arg_names:
+                gr = executor.grad_dict[n].copy()
+                if not bound.ran_backward or fn.aux_names:
+                    gr.wait_to_read()
+                gr = Array(gr.as_np_ndarray(), mxnet_backend)
+                want = arg_dtypes.get(n)
+                grads.append(gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want))
+            bound.ran_backward = True
+        return tuple(grads)
+
+
 class _RecordedCall:
     """One call of a Function recorded by autograd. It holds its executor (whose forward state the backward
     pass needs) until the graph is gone, then hands it back to the Function's cache."""
@@ -376,10 +444,13 @@ class _RecordedCall:
         self.arg_dtypes = {}
         self._g = None       # the output gradient of the last backward pass, and the gradients it gave
         self._grads = None
+        self.pass_ = None    # the forward pass as an opaque call (whose executor this call owns)
 
     def forward(self, kwargs):
         self.is_train = self.function.is_train
-        self.bound, outputs, self.arg_dtypes = self.function._run(kwargs)
+        self.pass_ = _Forward(self.function, keep=True)
+        outputs = extend.call_opaque(self.pass_, (), kwargs)
+        self.bound, self.arg_dtypes, _ = self.pass_.take()
         return outputs
 
     def rule(self, argpos, g, ans, args, kwargs):
@@ -405,20 +476,9 @@ class _RecordedCall:
                 o = Array(onp.asarray(o))
             if o.dtype != onp.dtype(ref.dtype):
                 o = o.astype(ref.dtype)
-            out_grads.append(o._get(mxnet_backend).as_nd_ndarray())
-        grads = {}
-        with fn._mx_errors("the backward pass"):
-            fn._sync_aux(bound.aux_key)  # BatchNorm's CPU backward updates the moving statistics
-            executor.backward(out_grads, is_train=self.is_train)
-            for n in fn.arg_names:
-                gr = executor.grad_dict[n].copy()
-                if not bound.ran_backward or fn.aux_names:
-                    gr.wait_to_read()
-                gr = Array(gr.as_np_ndarray(), mxnet_backend)
-                want = self.arg_dtypes.get(n)
-                grads[n] = gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want)
-            bound.ran_backward = True
-        return _guard_higher_order(grads, g, kwargs, self.name)
+            out_grads.append(o)
+        grads = extend.call_opaque(_Backward(self.pass_, self), tuple(out_grads))
+        return _guard_higher_order(dict(zip(fn.arg_names, grads)), g, kwargs, self.name)
 
     def __del__(self):
         bound, self.bound = self.bound, None
