@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -69,12 +70,17 @@ class Suite:
             self.rows.append((workload, impl, None, f"failed: {type(exc).__name__}: {str(exc)[:120]}"))
 
     def add_jit(self, workload, make, note="", memory=False):
-        """A ``minpy.jit`` row under the auto policy (only_numpy where MXNet is missing); the warm-up call traces,
-        the timed calls replay."""
+        """``minpy.jit`` rows under the auto policy (only_numpy where MXNet is missing), one per engine:
+        ``make(engine)`` returns the step. The warm-up call traces; the timed calls replay (under
+        ``engine="auto"`` the first of them measure the engines). The note gives the engine that ran and, where
+        it was not MXNet's, why the mxnet engine did not run the program."""
         policy = policies()[-1]
-        instance = policy()
-        with instance:
-            self.add(workload, f"minpy jit ({policy.name})", make, note, memory, policy=instance)
+        engines = ("auto", "replay", "mxnet") if mxnet_backend.available() else ("auto",)
+        for engine in engines:
+            instance = policy()
+            with instance:
+                self.add(workload, f"minpy jit {engine} ({policy.name})", lambda: _warmed(make(engine)), note,
+                         memory, policy=instance)
 
     def add_policies(self, workload, make, note="", memory=False):
         """One row per minpy policy; ``make`` is called, and the function timed, under that policy."""
@@ -106,8 +112,39 @@ class Suite:
                 finally:
                     set_global_policy(_DEFAULT_POLICY)
         for workload, impl, fn, number, note, policy, samples in self.pending:
+            jitted = getattr(fn, "jitted", None)
+            if jitted is not None:
+                note = f"{note}; {_engine_note(jitted)}".strip("; ")
             self.rows.append((workload, impl, statistics.median(samples) if samples else None, note))
         self.pending = []
+
+
+def _engine_note(jitted):
+    sigs = jitted.stats()["signatures"]
+    if not sigs:
+        return "no signature"
+    sig = sigs[-1]
+    if sig["eager"]:
+        return f"runs eagerly: {sig['eager'][:100]}"
+    text = f"ran on {sig['engine']}"
+    if sig["timings_us"]:
+        text += " (measured " + ", ".join(f"{k} {v / 1e3:.2f} ms" for k, v in sorted(sig["timings_us"].items())) + ")"
+    if sig["engine"] != "mxnet" and sig["mxnet"]:
+        text += f"; mxnet engine: {sig['mxnet'][:110]}"
+    return text.replace("|", "/")
+
+
+def _warmed(step):
+    """A jitted step after its trace and the calls in which ``engine="auto"`` measures the engines."""
+    for _ in range(5):
+        step()
+    return step
+
+
+def _jitted_step(jitted, call):
+    """A timed step that also carries its jitted function (for the row's note)."""
+    call.jitted = jitted
+    return call
 
 
 def _auto():
@@ -276,10 +313,10 @@ def bench_small_grad(s, mx, hips, torch, rng):
         return lambda: sync(g(ma))
     s.add_policies(wl, make_minpy)
 
-    def make_jit():
+    def make_jit(engine):
         ma, mb = np.array(a), np.array(b)
-        g = jit(grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_))))
-        return lambda: sync(g(ma))
+        g = jit(grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_))), engine=engine)
+        return _jitted_step(g, lambda: sync(g(ma)))
     s.add_jit(wl, make_jit, "jit(grad(f))")
     if torch:
         def make_torch():
@@ -342,11 +379,11 @@ def bench_two_layer(s, mx, hips, torch, rng, n):
         return step
     s.add_policies(wl, make_minpy, "float64")
 
-    def make_jit():
+    def make_jit(engine):
         state = [np.array(p) for p in init]
         mx_, moh = np.array(x), np.array(onehot)
-        step = jit(_jit_two_layer_step)
-        return lambda: sync(step(state, mx_, moh))
+        step = jit(_jit_two_layer_step, engine=engine)
+        return _jitted_step(step, lambda: sync(step(state, mx_, moh)))
     s.add_jit(wl, make_jit, "float64, the step (grad and in-place SGD updates) under jit")
     if torch:
         for dtype in ("float64", "float32"):
@@ -450,14 +487,14 @@ def bench_conv(s, mx, torch, rng):
         return step
     s.add_policies(wl, make_minpy, "minpy.nn.layers.conv, minpy.autograd.vjp")
 
-    def make_jit():
+    def make_jit(engine):
         mxx, mw, mb, ones = np.array(x), np.array(w), np.array(b), np.ones(out_shape, dtype="float32")
 
         def fwd_bwd(x_, w_, b_, g):
             return vjp(lambda x2, w2, b2: layers.conv(x2, w2, b2, pad=1), x_, w_, b_, argnum=(0, 1, 2))[1](g)
-        step = jit(fwd_bwd)
-        return lambda: sync(step(mxx, mw, mb, ones))
-    s.add_jit(wl, make_jit, "jit of the vjp; where conv runs MXNet's kernel (a symbol Function) jit runs it eagerly")
+        step = jit(fwd_bwd, engine=engine)
+        return _jitted_step(step, lambda: sync(step(mxx, mw, mb, ones)))
+    s.add_jit(wl, make_jit, "jit of the vjp (MXNet's convolution: the Function's passes are recorded opaque calls)")
     if torch:
         def make_torch():
             tx, tw, tb = (torch.tensor(v, requires_grad=True) for v in (x, w, b))
@@ -499,10 +536,10 @@ def bench_lstm(s, rng):
         return lambda: sync(g(*margs))
     s.add_policies(wl, make_minpy, memory=True)
 
-    def make_jit():
+    def make_jit(engine):
         margs = [np.array(a) for a in args]
-        g = jit(grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4)))
-        return lambda: sync(g(*margs))
+        g = jit(grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4)), engine=engine)
+        return _jitted_step(g, lambda: sync(g(*margs)))
     s.add_jit(wl, make_jit, memory=True)
 
 
@@ -567,7 +604,62 @@ def render(rows, elapsed, quick):
         base.setdefault(workload, seconds)
         ratio = f"{seconds / base[workload]:.2f}x" if seconds and base[workload] else "—"
         lines.append(f"| {workload} | {impl} | {fmt(seconds)} | {ratio} | {note} |")
+    lines += render_targets(rows)
     return "\n".join(lines) + "\n"
+
+
+#: issue 14's targets: (what, workload prefix, row measured, reference row, bound on the ratio)
+TARGETS = [
+    ("`a + b`, 4x4, eager (not jitted)", "`a + b`", "minpy auto", "NumPy", 3.0),
+    ("grad of sum(tanh(a@b+a)), 4x4", "grad of sum", "minpy jit auto", "NumPy by hand", 3.0),
+    ("LSTM 50 steps, fwd+bwd", "LSTM", "minpy jit auto", "NumPy by hand", 1.1),
+    ("two-layer step N=16", "two-layer net step, N=16,", "minpy jit auto", "NumPy by hand float64", 1.0),
+    ("two-layer step N=128", "two-layer net step, N=128,", "minpy jit auto", "NumPy by hand float64", 1.0),
+    ("conv fwd+bwd", "conv", "minpy jit auto", "MXNet symbol executor", 1.05),
+    ("first call (trace)", "first call under jit", "minpy jit, first call", "minpy eager (auto)", 3.0),
+]
+
+
+def _find(rows, workload, impl):
+    for w, i, seconds, note in rows:
+        if w.startswith(workload) and i.startswith(impl):
+            return seconds, note
+    return None, ""
+
+
+def _peak(note):
+    match = re.search(r"peak ([0-9.]+) MiB", note or "")
+    return float(match.group(1)) if match else None
+
+
+def render_targets(rows):
+    """Issue 14's targets against this run: the ratio measured, whether it is met, the other engines' ratios."""
+    lines = ["", "## Issue 14's targets (minpy.jit), from the rows above", "",
+             "`minpy jit auto` is `jit(f)` (the default engine) under the auto policy. The last column gives the "
+             "ratio of each forced engine to the same reference.", "",
+             "| workload | target | measured | met | engines forced |", "|---|---|---|---|---|"]
+    for what, workload, impl, ref, bound in TARGETS:
+        seconds, note = _find(rows, workload, impl)
+        base, _ = _find(rows, workload, ref)
+        if not seconds or not base:
+            lines.append(f"| {what} | <= {bound}x {ref} | not measured | — | |")
+            continue
+        ratio = seconds / base
+        met = ratio <= bound
+        extra = ""
+        if workload == "LSTM":
+            eager_peak, jit_peak = _peak(_find(rows, workload, "minpy auto")[1]), _peak(note)
+            if eager_peak is not None and jit_peak is not None:
+                met = met and jit_peak <= eager_peak
+                extra = f"; peak {jit_peak:.1f} MiB vs eager {eager_peak:.1f} MiB (tracemalloc)"
+        forced = []
+        for engine in ("replay", "mxnet"):
+            t, _ = _find(rows, workload, f"minpy jit {engine}")
+            if t:
+                forced.append(f"{engine} {t / base:.2f}x")
+        lines.append(f"| {what} | <= {bound:g}x {ref}{' and peak memory <= eager' if workload == 'LSTM' else ''} | "
+                     f"{ratio:.2f}x ({fmt(seconds)}){extra} | {'yes' if met else 'no'} | {', '.join(forced)} |")
+    return lines
 
 
 def main(argv=None):

@@ -46,6 +46,14 @@ class Ineligible(Exception):
     """The program cannot run as MXNet graphs; the message says why (and where)."""
 
 
+class _Recast(Exception):
+    """Results whose MXNet dtype is not NumPy's: translate again with casts there."""
+
+    def __init__(self, slots):
+        super().__init__(slots)
+        self.slots = set(slots)
+
+
 # -- symbolic values --------------------------------------------------------------------------------------------
 class SymVal:
     """A symbol with the shape and dtype of its value, standing for an MXNet array in the backend's
@@ -245,6 +253,7 @@ class _Builder:
         self.var_slot = {}   # variable name -> slot
         self.defined = []    # slots whose value the graph computes or rebinds, in order
         self.writes = {}     # visible key -> slot holding the written value
+        self.checks = []     # (slot, MXNet's result, NumPy's shape, NumPy's dtype, the call) to verify
 
     def value(self, slot, meta):
         v = self.env.get(slot)
@@ -284,6 +293,7 @@ class Program:
         self._tls = threading.local()
         self.cap_slots = []
         self.root = self._segment(root)
+        self.graphs = _count_graphs(self.root)
 
     # -- compiling ------------------------------------------------------------------------------------------------
     def _segment(self, seg):
@@ -316,6 +326,22 @@ class Program:
                 _reads_below(child, tail)
         reads = [set(r.slot for r in _refs(ins.args) + _refs(ins.kwargs)) if type(ins) is Instr else set()
                  for ins in chain]
+        casts = set()  # slots whose MXNet result needs a cast to NumPy's dtype (found by a first attempt)
+        while True:
+            try:
+                units = self._chain(chain, reads, tail, casts)
+                break
+            except _Recast as exc:
+                if exc.slots <= casts:
+                    raise Ineligible("MXNet's result dtypes differ from NumPy's after casting") from None
+                casts |= exc.slots
+        if type(end) is Return:
+            return units, end.template, False
+        children = {key: self._segment(child) for key, child in seg.children.items()}
+        return units, (end, children), True
+
+    def _chain(self, chain, reads, tail, casts):
+        """The units of one chain of instructions (graphs between host steps)."""
         units = []
         b = _Builder(self.cx)
         views = {}     # slot -> the slot whose memory it may share (a NumPy view), for the write checks
@@ -327,7 +353,8 @@ class Program:
                 if cap.kind != "array":
                     raise Ineligible("a NumPy array captured by the function is passed to an operator")
                 self.meta[ins.slot] = (cap.shape, cap.dtype)
-                self.cap_slots.append((ins.slot, ins.index))
+                if (ins.slot, ins.index) not in self.cap_slots:
+                    self.cap_slots.append((ins.slot, ins.index))
                 continue
             self._meta(ins)
             if ins.op.kind in ("random", "opaque"):  # run between graphs
@@ -337,7 +364,7 @@ class Program:
                 continue
             if ins.op.name == "setitem" and type(ins.args[0]) is Ref:
                 written.append((i, ins.args[0].slot))
-            self._translate(ins, b, views, made_at, i)
+            self._translate(ins, b, views, made_at, i, casts)
         # a view made before a write to what it views, and read after the write, would see the new values in
         # NumPy and the old ones in a graph
         for w, target in written:
@@ -345,10 +372,7 @@ class Program:
                 if base == target and made_at[v] < w and (v in tail or any(v in r for r in reads[w + 1:])):
                     raise Ineligible(f"value s{v} is a view of s{target} read after a write into s{target}")
         self._flush(b, units, tail)
-        if type(end) is Return:
-            return units, end.template, False
-        children = {key: self._segment(child) for key, child in seg.children.items()}
-        return units, (end, children), True
+        return units
 
     def _meta(self, ins):
         if ins.argmeta is None or ins.mx is None:
@@ -358,7 +382,7 @@ class Program:
         for s, shape in ins.shapes.items():
             self.meta[s] = (tuple(shape), ins.dtypes[s])
 
-    def _translate(self, ins, b, views, made_at, order):
+    def _translate(self, ins, b, views, made_at, order, casts):
         op = ins.op
         reason, compute = ins.mx
         where = f"minpy.numpy.{op.name}({ins.desc})"
@@ -411,10 +435,11 @@ class Program:
             shape, dtype = tuple(ins.shapes[s]), onp.dtype(ins.dtypes[s])
             if type(val) is not SymVal:
                 raise Ineligible(f"{where}: its MXNet implementation gives no array")
-            if val.dtype != dtype:  # NumPy's result dtype (float_default, casting) as the eager route gives it
+            # checked for the whole graph at once when it is closed (inference per call would cost the square of
+            # the program's length); a result whose dtype is not NumPy's gets a cast on a second attempt
+            b.checks.append((s, val.sym, shape, dtype, where))
+            if s in casts:
                 val = val.astype(dtype)
-            if val.shape != shape:
-                raise Ineligible(f"{where}: MXNet's result has shape {val.shape}, NumPy's {shape}")
             b.env[s] = SymVal(val.sym, self.cx, shape, dtype)
             b.defined.append(s)
             made_at[s] = order
@@ -500,12 +525,35 @@ class Program:
             for v in t.values():
                 self._check_output(v)
 
+    def _verify(self, b):
+        """MXNet's inferred shapes and dtypes of every translated result against the trace's (one inference over
+        the whole graph)."""
+        if not b.checks:
+            return
+        mx = self.cx.mx
+        group = mx.sym.Group([c[1].as_nd_ndarray() for c in b.checks])
+        args = group.list_arguments()
+        try:
+            _, shapes, _ = group.infer_shape(**{n: self.cx.shapes[n] for n in args})
+            _, types, _ = group.infer_type(**{n: self.cx.dtypes[n] for n in args})
+        except Exception as exc:
+            raise Ineligible(f"MXNet cannot infer the graph's shapes ({str(exc).strip().splitlines()[0]})") from None
+        recast = set()
+        for (s, _, shape, dtype, where), got_shape, got_type in zip(b.checks, shapes, types):
+            if tuple(got_shape) != shape:
+                raise Ineligible(f"{where}: MXNet's result has shape {tuple(got_shape)}, NumPy's {shape}")
+            if onp.dtype(got_type) != dtype:
+                recast.add(s)
+        if recast:
+            raise _Recast(recast)
+
     def _flush(self, b, units, needed):
         """Close the graph in ``b``: its outputs are the slots it computes that are ``needed`` later (by a host
         step, a guard, a later segment or the result) and the values written into the caller's arrays."""
         if b.empty():
             return
         mx = self.cx.mx
+        self._verify(b)
         outs = []
         outputs = []
         index = {}
@@ -549,7 +597,6 @@ class Program:
         inputs = [i for i in b.inputs if i[0] in args]
         consts = {n: self.cx.consts[n] for n in args if n in self.cx.consts}
         units.append(Graph(group, inputs, consts, outputs, writebacks))
-        self.graphs += 1
 
     # -- running --------------------------------------------------------------------------------------------------
     def _executor(self, graph):
@@ -680,6 +727,14 @@ class Program:
         if isinstance(t, tuple) and hasattr(t, "_fields"):
             return tt(*[self._output(v, env, vis) for v in t])
         return t
+
+
+def _count_graphs(compiled):
+    units, end, guarded = compiled
+    n = sum(1 for u in units if type(u) is Graph)
+    if guarded:
+        n += sum(_count_graphs(child) for child in end[1].values())
+    return n
 
 
 def _after(reads, i, tail):
