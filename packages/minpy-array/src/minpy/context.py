@@ -85,7 +85,7 @@ def set_context(ctx):
     state = routing.thread
     state.context = None
     state.refresh_key()
-    routing.bump()
+    routing.bump(defaults_only=True)
 
 
 #: ``check(ctx)``: raises ContextError when no backend can serve ``ctx``; installed by minpy.backends (which

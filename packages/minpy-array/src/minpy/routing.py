@@ -18,14 +18,21 @@ import threading
 
 #: bumped whenever routing may change; one list cell so that readers keep a reference to it
 generation = [0]
+#: bumped whenever the routes taken *under a given policy and context* may change (a backend registered, an
+#: operator blacklisted, measurements forgotten), not when only the process defaults change: a recorder that keys
+#: what it recorded by policy and context (a jit) keeps it across ``set_global_policy``/``set_context``
+routes_changed = [0]
 
 #: the key of every thread that follows both process defaults (shared, so that such threads share plans)
 DEFAULT_KEY = (None, None)
 
 
-def bump():
-    """Expire every cached route (call after anything that may change where operators run)."""
+def bump(defaults_only=False):
+    """Expire every cached route (call after anything that may change where operators run). ``defaults_only``:
+    only the process's default policy or context changed (see :data:`routes_changed`)."""
     generation[0] += 1
+    if not defaults_only:
+        routes_changed[0] += 1
 
 
 class _ThreadRouting(threading.local):

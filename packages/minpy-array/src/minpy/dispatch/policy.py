@@ -204,7 +204,7 @@ def set_global_policy(policy):
     state = routing.thread
     state.policy = None
     state.refresh_key()
-    routing.bump()
+    routing.bump(defaults_only=True)
 
 
 def current_policy():

@@ -31,7 +31,7 @@ _functions = weakref.WeakSet()
 _clear_count = [0]
 _hooks = extend._hooks
 _interceptor = extend._interceptor
-_generation = routing.generation
+_routes_changed = routing.routes_changed  # (policy and context are part of a signature)
 
 
 class JitWarning(UserWarning):
@@ -85,7 +85,7 @@ class Jitted:
         self.max_signatures = int(max_signatures)
         self._entries = {}
         self._lock = threading.Lock()
-        self._state = (_generation[0], _clear_count[0])
+        self._state = (_routes_changed[0], _clear_count[0])
         self.inlined = 0
         functools.update_wrapper(self, fn)
         _functions.add(self)
@@ -117,7 +117,7 @@ class Jitted:
         except _Inline:
             self.inlined += 1
             return self.fn(*args, **kwargs)
-        state = (_generation[0], _clear_count[0])
+        state = (_routes_changed[0], _clear_count[0])
         if state != self._state:  # routing changed (a policy, a backend) or minpy.jit.clear(): trace again
             with self._lock:
                 self._entries = {}

@@ -160,6 +160,23 @@ def _returned(t, out):
     return out
 
 
+def _subtree_reads(seg, skip_own=False):
+    """Slots read below ``seg`` (its guard, the segments under it, their results), and in ``seg``'s own
+    instructions unless ``skip_own``."""
+    out = set()
+    if not skip_own:
+        for ins in seg.instrs:
+            if type(ins) is Instr:
+                out.update(_in_slots(ins))
+    if type(seg.end) is Return:
+        _returned(seg.end.template, out)
+    elif seg.end is not None:
+        out.add(seg.end.slot)
+        for child in seg.children.values():
+            out |= _subtree_reads(child)
+    return out
+
+
 def analyse(root):
     """Constant folding and dead-code elimination over the whole tree: ``(folded, dead)``. ``folded`` maps
     slots to values computed at trace time that no replay needs to compute again (nothing writes them, returns
@@ -364,7 +381,19 @@ class Compiled:
         src = self._src
         defined = set(defined)
         guarded_after = type(seg.end) is Guard
-        for ins in seg.instrs:
+        # the last read of each slot in this segment, for slots nothing after the segment reads: the variable is
+        # let go there, so that intermediates are freed as the computation goes (as eagerly), not at the return
+        later = _subtree_reads(seg, skip_own=True)
+        last = {}
+        for i, ins in enumerate(seg.instrs):
+            if type(ins) is Instr:
+                for slot in _in_slots(ins) + _out_slots(ins):
+                    if slot not in later:
+                        last[slot] = i
+        release = {}
+        for slot, i in last.items():
+            release.setdefault(i, []).append(slot)
+        for i, ins in enumerate(seg.instrs):
             if type(ins) is CaptureEvent:
                 cap = self.captures[ins.index]
                 src.emit(ind, f"s{ins.slot} = c{ins.index}._data" if cap.kind == "array" else
@@ -378,6 +407,8 @@ class Compiled:
                         src.emit(ind, f"_u.append(({obj}, {obj}._data.copy()))")
                         snapped = snapped | {key}
             self._instr(ins, ind)
+            if i in release:
+                src.emit(ind, " = ".join(f"s{slot}" for slot in sorted(release[i])) + " = None")
         end = seg.end
         if type(end) is Return:
             src.emit(ind, f"return {self._output(end.template, ind)}")
