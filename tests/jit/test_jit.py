@@ -258,6 +258,23 @@ def test_policy_and_context_changes_and_clear_retrace():
     assert any(s["function"].endswith("<lambda>") for s in stats())
 
 
+def test_traces_survive_switching_the_default_policy_back_and_forth():
+    from minpy.dispatch.policy import current_policy, set_global_policy
+
+    g = jit(lambda x: x * 2.0, engine="replay")
+    x = np.ones(2)
+    before = current_policy()
+    try:
+        for _ in range(3):
+            set_global_policy("only_numpy")
+            same(g(x), np.full(2, 2.0))
+            set_global_policy(before)
+            same(g(x), np.full(2, 2.0))
+    finally:
+        set_global_policy(before)
+    assert sum(s["traces"] for s in g.stats()["signatures"]) <= 2  # one per policy, none after switching back
+
+
 def test_python_scalars_are_static_and_structures_are_part_of_the_signature():
     g = jit(lambda d, k: d["a"] * k + d["b"][0])
     d = {"a": np.ones(2), "b": [np.ones(2)]}
