@@ -263,10 +263,10 @@ def test_traces_survive_switching_the_default_policy_back_and_forth():
 
     g = jit(lambda x: x * 2.0, engine="replay")
     x = np.ones(2)
-    before = current_policy()
+    before, numpy_only = current_policy(), OnlyNumPyPolicy()
     try:
         for _ in range(3):
-            set_global_policy("only_numpy")
+            set_global_policy(numpy_only)
             same(g(x), np.full(2, 2.0))
             set_global_policy(before)
             same(g(x), np.full(2, 2.0))
