@@ -14,5 +14,11 @@ from minpy.stats import (format_op_stat, op_stats, record_op_stat, reset_op_stat
 
 _populate(globals(), _np, "")
 
+from minpy.numpy._index_tricks import c_, r_  # noqa: E402,F401  (index tricks built from the operators)
+from minpy.ops.operator import get_operator as _get_operator  # noqa: E402
+
+# HIPS autograd's extension of NumPy's namespace, for code written against autograd.numpy
+make_diagonal = _get_operator("make_diagonal").public
+
 testing = _np.testing
 newaxis = None

@@ -357,11 +357,18 @@ for _name, _kinds in [("negative", "fi"), ("absolute", FLOAT), ("sign", "fi"), (
 for _name in ["positive", "conjugate", "exp2", "sinc", "spacing", "frexp", "modf", "divmod", "i0"]:
     if hasattr(np, _name) and isinstance(getattr(np, _name), np.ufunc):
         _declare(_name, kind="ufunc", differentiable=_name in ("positive", "conjugate", "exp2"))
+# sinc and i0 are Python functions (not ufuncs) in NumPy
+_declare("sinc", kind="function", differentiable=True)
 for _name in ["isnan", "isinf", "isfinite", "signbit"]:
     _declare(_name, kind="ufunc", differentiable=False, impls=_mx("np." + _name, dtypes=FLOAT))
 _declare("logical_not", kind="ufunc", differentiable=False)
 
 # -- reductions ------------------------------------------------------------------------------------------------
+# cumulative reductions take one axis (an int or None); the others get their keywords from NumPy's signature
+_REDUCTION_TESTS = {"cumprod": {"kwargs": {"axis": "axis_or_none"}}, "nancumsum": {"kwargs": {"axis": "axis_or_none"}},
+                    "nancumprod": {"kwargs": {"axis": "axis_or_none"}},
+                    "average": {"kwargs": {"axis": "axis", "weights": "weights"}},
+                    "median": {"kwargs": {"axis": "axis", "keepdims": "bool"}}}
 _declare("sum", kind="reduction", differentiable=True,
          impls=_mx("adapter:sum", kwargs=("axis", "dtype", "keepdims"), dtypes="fib", accepts=_reduce_ok))
 _declare("prod", kind="reduction", differentiable=True,
@@ -386,10 +393,10 @@ for _name in ["all", "any"]:
 _declare("cumsum", kind="reduction", differentiable=True,
          impls=_mx("adapter:cumsum", kwargs=("axis", "dtype"), dtypes="fi", accepts=_axis_int_or_none))
 for _name in ["cumprod", "nansum", "nanmean", "nanmax", "nanmin", "nanprod", "nanstd", "nanvar", "median",
-              "average", "ptp", "count_nonzero"]:
+              "average", "ptp", "count_nonzero", "nancumsum", "nancumprod"]:
     if hasattr(np, _name):
-        _declare(_name, kind="reduction",
-                 differentiable=_name not in ("count_nonzero",) and None)
+        _declare(_name, kind="reduction", differentiable=_name != "count_nonzero",
+                 test=_REDUCTION_TESTS.get(_name))
 
 # -- linear algebra -----------------------------------------------------------------------------------------------
 _declare("dot", kind="linalg", differentiable=True, impls=_mx("np.dot", dtypes=FLOAT, accepts=_dot_ok),
@@ -414,6 +421,38 @@ _declare("linalg.det", kind="linalg", differentiable=True,
          test={"args": ("square",)})
 _declare("linalg.solve", kind="linalg", differentiable=True, test={"args": ("square", "solve_rhs")})
 _declare("linalg.cholesky", kind="linalg", differentiable=True, test={"args": ("spd",)})
+# numpy.linalg functions HIPS autograd differentiates (and eigvalsh/eigvals, their eigenvalue halves)
+_declare("linalg.slogdet", kind="linalg", differentiable=True, test={"args": ("square",)})
+_declare("linalg.pinv", kind="linalg", differentiable=True, test={"min_ndim": 2, "max_ndim": 3})
+_declare("linalg.matrix_power", kind="linalg", differentiable=True, test={"args": ("square", "int_small")})
+_declare("linalg.eigh", kind="linalg", differentiable=True, test={"args": ("spd",), "kwargs": {"UPLO": "uplo"}})
+_declare("linalg.eigvalsh", kind="linalg", differentiable=True,
+         test={"args": ("spd",), "kwargs": {"UPLO": "uplo"}})
+_declare("linalg.eig", kind="linalg", differentiable=True, test={"args": ("square",)})
+_declare("linalg.eigvals", kind="linalg", differentiable=True, test={"args": ("square",)})
+_declare("linalg.svd", kind="linalg", differentiable=True,
+         test={"min_ndim": 2, "max_ndim": 3, "fixed": {"full_matrices": False}, "kwargs": {"compute_uv": "bool"}})
+_declare("linalg.qr", kind="linalg", differentiable=True,
+         test={"min_ndim": 2, "max_ndim": 3, "kwargs": {"mode": "qr_mode"}})
+_declare("kron", kind="linalg", differentiable=True, test={"args": ("array", "array_any"), "max_ndim": 2})
+_declare("cross", kind="linalg", differentiable=True, test={"args": ("cross*",)})
+
+# -- complex numbers ----------------------------------------------------------------------------------------------
+for _name in ["real", "imag", "angle", "real_if_close"]:
+    _declare(_name, kind="function", differentiable=True)
+
+# -- discrete Fourier transforms (NumPy only: MXNet 1.9's np.fft lacks NumPy's n/norm semantics) -------------------
+_FFT_TESTS = {"n": "fft_n", "axis": "axis", "norm": "fft_norm"}
+_FFTN_TESTS = {"axes": "fft_axes", "s": "fft_s", "norm": "fft_norm"}  # axes first: s has one length per axis
+for _name in ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft"]:
+    _declare("fft." + _name, kind="function", differentiable=True, test={"min_ndim": 1, "kwargs": _FFT_TESTS})
+for _name in ["fft2", "ifft2", "rfft2", "irfft2"]:
+    _declare("fft." + _name, kind="function", differentiable=True,
+             test={"min_ndim": 2, "kwargs": {"axes": "fft_axes2", "s": "fft_s", "norm": "fft_norm"}})
+for _name in ["fftn", "ifftn", "rfftn", "irfftn"]:
+    _declare("fft." + _name, kind="function", differentiable=True, test={"min_ndim": 1, "kwargs": _FFTN_TESTS})
+for _name in ["fftshift", "ifftshift"]:
+    _declare("fft." + _name, kind="function", differentiable=True, test={"kwargs": {"axes": "axes"}})
 
 # -- shape manipulation (values unchanged, dtype kept) ---------------------------------------------------------------
 _declare("reshape", kind="shape", differentiable=True,
@@ -461,8 +500,41 @@ _SHAPE_TESTS = {
 }
 for _name in ["split", "array_split", "hsplit", "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d",
               "rot90", "block", "pad", "append", "insert", "delete", "resize", "trim_zeros"]:
-    _declare(_name, kind="shape", differentiable=_name not in ("insert", "delete", "resize", "trim_zeros")
-             and None, test=_SHAPE_TESTS.get(_name))
+    _declare(_name, kind="shape", differentiable={"block": None, "insert": False, "delete": False, "resize": False,
+                                                  "trim_zeros": False}.get(_name, True),
+             test=_SHAPE_TESTS.get(_name))
+_declare("rollaxis", kind="shape", differentiable=True, test={"args": ("array", "axis", "rollaxis_start")})
+_declare("diff", kind="shape", differentiable=True, test={"min_ndim": 1, "kwargs": {"n": "count", "axis": "axis"}})
+_declare("gradient", kind="function", differentiable=True,
+         test={"min_ndim": 1, "kwargs": {"axis": "axis_or_none", "edge_order": "edge_order"}})
+_declare("diagflat", kind="shape", differentiable=True, test={"kwargs": {"k": "int_small"}, "max_ndim": 2})
+_declare("nan_to_num", kind="function", differentiable=True)
+_declare("select", kind="function", differentiable=True, test={"args": ("condlist", "choicelist"),
+                                                                "kwargs": {"default": "select_default"}})
+_declare("partition", kind="function", differentiable=True,
+         test={"args": ("array", "kth"), "min_ndim": 1, "kwargs": {"axis": "kth_axis"}, "required": ("axis",)})
+if hasattr(np, "msort"):  # removed in NumPy 2
+    _declare("msort", kind="function", differentiable=True, test={"min_ndim": 1})
+_declare("take_along_axis", kind="index", differentiable=True,
+         test={"args": ("array", "along_indices", "along_axis"), "min_ndim": 1})
+
+
+def _make_diagonal(D, offset=0, axis1=0, axis2=1):
+    """HIPS autograd's complement of ``diagonal`` (``autograd.numpy.make_diagonal``): a new array whose diagonal
+    ``diagonal(result, offset, axis1, axis2)`` is ``D``, zeros elsewhere. As in HIPS autograd, only
+    ``offset=0, axis1=-1, axis2=-2`` (the last axis of ``D`` spread over the last two): a stack of diagonal
+    matrices."""
+    if not (offset == 0 and axis1 == -1 and axis2 == -2):
+        raise NotImplementedError("make_diagonal supports only offset=0, axis1=-1, axis2=-2 (as in HIPS autograd)")
+    D = np.asarray(D)
+    out = np.zeros(D.shape + D.shape[-1:], dtype=D.dtype)
+    idx = np.arange(D.shape[-1])
+    out[..., idx, idx] = D
+    return out
+
+
+_declare("make_diagonal", ref=_make_diagonal, kind="shape", differentiable=True,
+         test={"min_ndim": 1, "fixed": {"axis1": -1, "axis2": -2}})
 _declare("flip", kind="shape", differentiable=True, impls=_mx("adapter:flip", kwargs=("axis",), dtypes=NUMERIC),
          test={"kwargs": {"axis": "axes"}})
 _declare("fliplr", kind="shape", differentiable=True)
@@ -547,7 +619,8 @@ _RANGE_TESTS = {
     "tri": {"args": ("size_small",), "kwargs": {"M": "size_or_none", "k": "int_small", "dtype": "dtype_or_none"}},
 }
 for _name in ["arange", "linspace", "logspace", "geomspace", "meshgrid", "indices", "tri"]:
-    _declare(_name, kind="creation", differentiable=False, float_default=_name != "indices",
+    # linspace is differentiable in start and stop (HIPS autograd differentiates it)
+    _declare(_name, kind="creation", differentiable=_name == "linspace", float_default=_name != "indices",
              test=_RANGE_TESTS[_name])
 
 # -- Array methods that have no same-named NumPy function --------------------------------------------------------------
