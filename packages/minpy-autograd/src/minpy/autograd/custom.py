@@ -8,7 +8,7 @@ used, and nothing inside it is traced (so it has no second derivative unless you
 import numpy as onp
 
 from minpy.array import Array
-from minpy.autograd.primitives import Primitive
+from minpy.autograd.primitive import Primitive
 
 
 def _host(x):

@@ -1,16 +1,25 @@
 """The tracer: boxes that flow through ``minpy.numpy`` operators and the nodes they leave behind.
 
-The design is HIPS autograd's: a gradient call boxes its inputs in :class:`Tracer` objects tagged with a
+The design is HIPS autograd's: a differentiation call boxes its inputs in :class:`Tracer` objects tagged with a
 trace number; minpy-array's interceptor hook (``minpy.extend``) hands every operator call to
 :func:`intercept`, which unboxes the tracers of the newest trace, runs the operator (recursively, so boxes
-of outer traces are handled by their own level), and boxes the result with a :class:`Node` that remembers
-the operator, its (unboxed) arguments and result. The backward pass walks the nodes from the output and
-calls each operator's vector-Jacobian product, written in ``minpy.numpy`` and therefore itself traced when
-an outer trace is active: that is what makes ``grad(grad(f))`` exact.
+of outer traces are handled by their own level), and boxes the result (:func:`record`). A trace is one of two
+kinds, told by the node its boxes carry:
 
-Outside a gradient call no interceptor is installed, so operators pay nothing for autograd. Traces are per
-thread: the interceptor is installed for the thread that runs the gradient call only, and trace numbers are
-unique across threads.
+* reverse mode (``grad``, ``vjp``): the node is a :class:`Node` that remembers the operator, its (unboxed)
+  arguments and result; the backward pass (:mod:`minpy.autograd.backward`) walks the nodes from the output
+  and calls each operator's vector-Jacobian product;
+* forward mode (``make_jvp``, ``deriv``): the node is a :class:`Tangent`, the box's tangent, computed as the
+  value is (:mod:`minpy.autograd.forward`).
+
+The rules are ``minpy.numpy`` code, so when an outer trace is active they are traced too: that is what makes
+``grad(grad(f))``, forward-over-reverse and reverse-over-forward exact. This module knows no rule: it asks the
+rule tables (:mod:`minpy.autograd.registry`), and the higher layers install what it calls (the forward-mode
+tangent computation, the functional write behind ``tracer[key] = value``) with :func:`install`.
+
+Outside a differentiation call no interceptor is installed, so operators pay nothing for autograd. Traces are per
+thread: the interceptor is installed for the thread that runs the call only, and trace numbers are unique
+across threads.
 """
 import itertools
 import math
@@ -20,6 +29,9 @@ import numpy as onp
 
 from minpy import extend
 from minpy.array import Array
+from minpy.autograd import registry
+from minpy.autograd.errors import AutogradError, NoRuleError  # noqa: F401  (AutogradError: its old home)
+from minpy.ops.operator import get_operator
 
 _TRACE_NUMBERS = itertools.count(1)  # next() on a count is atomic: threads never share a trace number
 
@@ -31,9 +43,18 @@ class _ThreadTracing(threading.local):
 
 _tracing_state = _ThreadTracing()
 
+#: what the higher layers install (see :func:`install`): "forward" -> the forward-mode boxing of a result,
+#: "setitem" -> the functional write primitive
+_HOOKS = {"forward": None, "setitem": None}
 
-class AutogradError(TypeError):
-    """A traced computation used an operator or a write that has no correct gradient."""
+
+def install(name, fn):
+    """Install a piece of the higher layers this module calls: ``"forward"`` (``fn(op, args, kwargs, ans,
+    parents, trace)`` boxes a result in a forward trace) or ``"setitem"`` (``fn(x, key, value)``: the
+    functional update behind ``tracer[key] = value``)."""
+    if name not in _HOOKS:
+        raise KeyError(name)
+    _HOOKS[name] = fn
 
 
 class Node:
@@ -84,6 +105,17 @@ class Start:
         self.parents = ()
 
 
+class Tangent:
+    """The node of a box in a forward-mode trace: its tangent ``t`` (an array of the value's shape and dtype,
+    itself boxed by outer traces when they differentiate it)."""
+
+    __slots__ = ("t",)
+    parents = ()
+
+    def __init__(self, t):
+        self.t = t
+
+
 class Tracer:
     """A value being differentiated. It behaves like a minpy Array: operators, methods, indexing."""
 
@@ -120,6 +152,9 @@ class Tracer:
     def __int__(self):
         return int(self._value)
 
+    def __complex__(self):
+        return complex(self._value)
+
     def __index__(self):
         return self._value.__index__()
 
@@ -127,6 +162,10 @@ class Tracer:
         return self._value.asnumpy()
 
     def __array__(self, dtype=None, copy=None):
+        # A conversion to integers or booleans (``numpy.int64(x)``) is piecewise constant: no gradient is
+        # lost, so it is allowed, as the integer casts of minpy.numpy are.
+        if dtype is not None and onp.dtype(dtype).kind in "biu":
+            return onp.asarray(self.asnumpy()).astype(dtype)
         # NumPy converts a tracer when a plain NumPy function is called on it, or when minpy-array wraps
         # it into an untraced Array (``w *= x`` into an untraced ``w``). Either would drop the gradient
         # silently, so it is an error; ``asnumpy()`` and ``stop_gradient`` drop it explicitly.
@@ -142,7 +181,7 @@ class Tracer:
     def __setitem__(self, key, value):
         # A write into a traced array is recorded as a functional update: the tracer now stands for the
         # updated array, whose gradient flows to the old value (outside ``key``) and to ``value``.
-        updated = _PRIMITIVES[0].functional_setitem(self, key, value)
+        updated = _HOOKS["setitem"](self, key, value)
         if not isinstance(updated, Tracer):
             raise AutogradError("internal error: a traced write produced no trace")
         self._value, self._node, self._trace = updated._value, updated._node, updated._trace
@@ -205,8 +244,13 @@ def _find_top(args, kwargs):
                 top = a._trace
         elif type(a) in (list, tuple):
             for x in a:
-                if type(x) is Tracer and x._trace > top:
-                    top = x._trace
+                if type(x) is Tracer:
+                    if x._trace > top:
+                        top = x._trace
+                elif type(x) in (list, tuple):  # nested lists (np.array([[x, y], [z, w]]))
+                    inner = _find_top(x, None)
+                    if inner > top:
+                        top = inner
     if kwargs:
         for a in kwargs.values():
             if type(a) is Tracer and a._trace > top:
@@ -216,16 +260,12 @@ def _find_top(args, kwargs):
 
 # Conversions that may receive (nested lists of) traced values: np.array([x, y]) is built by stacking.
 _CONVERSIONS = frozenset(("array", "asarray", "asanyarray", "ascontiguousarray"))
+_ASARRAY = [get_operator("asarray")]
 # Operators without a rule whose result still depends on the values of their arguments: creation
 # (np.full(3, x)), random (loc=x), shape edits (np.delete) and these ufuncs. A traced float reaching them
 # is an error; passing it through untraced would be a silently wrong gradient.
 _VALUE_KINDS = frozenset(("creation", "random", "shape"))
 _VALUE_NAMES = frozenset(("modf", "divmod", "ldexp", "frexp", "nextafter"))
-
-
-#: the rules module (minpy.autograd.primitives), which registers itself here when it loads: it sits above this
-#: module (it builds on Tracer and Node), so this module never imports it
-_PRIMITIVES = [None]
 
 
 def intercept(op, args, kwargs):
@@ -234,44 +274,71 @@ def intercept(op, args, kwargs):
     top = _find_top(args, kwargs)
     if top == 0:
         return op.invoke(args, kwargs)
-    primitives = _PRIMITIVES[0]
-
     if kwargs and kwargs.get("out") is not None:
         raise AutogradError(f"minpy.numpy.{op.name}(..., out=...) with a traced argument writes into an array "
                             "outside the trace, which would cut the gradient; use the returned value instead")
     if op.name == "fill":  # a.fill(x): a write, like a[...] = x
-        return primitives.traced_setitem_error((args[0], Ellipsis, args[1]))
-    rule = primitives.rule_for(op)
+        return traced_setitem_error((args[0], Ellipsis, args[1]))
+    rule = registry.rule_for(op)
     if rule is None:  # not differentiable: compute on the plain values; the result carries no trace
         ans = op.invoke(*_unbox_all(args, kwargs))
         if (op.kind in _VALUE_KINDS or op.name in _VALUE_NAMES) and _feeds_floats(op, args, kwargs) and (
                 ans is None or _holds_floats(ans)):
-            raise AutogradError(
+            raise NoRuleError(
                 f"minpy.numpy.{op.name} has no gradient rule, and a traced value reached it (its result "
                 f"depends on it). Give it one with minpy.autograd.defvjp('{op.name}', ...), or pass "
                 "minpy.autograd.stop_gradient(x) if no gradient should flow")
         return ans
-    if rule is primitives.SETITEM:
-        return primitives.traced_setitem_error(args)
-    if isinstance(rule, primitives._CheckOutput):  # no rule: fine only if nothing differentiable comes out
+    if rule is registry.SETITEM:
+        return traced_setitem_error(args)
+    if type(rule) is registry.CheckOutput:  # no rule: fine only if nothing differentiable comes out
         ans = op.invoke(*_unbox_all(args, kwargs))
         # None: the operator wrote in place (copyto, fill_diagonal), into an array outside the trace or
         # into a recorded one; either way the gradient would be wrong.
         if _holds_floats(ans) or ans is None and _feeds_floats(op, args, kwargs):
-            raise AutogradError(rule.message())
+            raise rule.error()
         return ans
+    if not getattr(rule, "items", False) and _list_holds_tracer(args):
+        # a list of traced values where NumPy reads an array (np.sum([x, y]), np.append([1.0, x], y)): the
+        # array it stands for, built by a traced np.array, takes its place
+        return intercept(op, tuple(_traced_array(_ASARRAY[0], (a,), None) if type(a) in (list, tuple)
+                                   and _has_tracer(a) else a for a in args), kwargs)
     uargs, ukwargs, parents = _unbox(args, kwargs, top)
     # boxes of outer traces left (higher-order gradients): their own level records them; else just run it
     ans = intercept(op, uargs, ukwargs) if _find_top(uargs, ukwargs) else op.invoke(uargs, ukwargs)
-    reads = primitives.READS.get(op.name)
+    return record(op, uargs, ukwargs, ans, parents, top, registry.READS.get(op.name))
+
+
+def _list_holds_tracer(args):
+    for a in args:
+        if (type(a) is list or type(a) is tuple) and _has_tracer(a):
+            return True
+    return False
+
+
+def record(op, args, kwargs, ans, parents, trace, reads=None):
+    """Box ``ans``, the result of ``op`` on the unboxed ``args``, at ``trace``, whose boxes among the arguments
+    are ``parents`` (``(position, node)`` pairs). A reverse trace keeps a :class:`Node` (only what ``reads``
+    says the VJP reads, when given: see ``registry.READS``); a forward trace computes the result's tangent."""
+    if type(parents[0][1]) is Tangent:
+        return _HOOKS["forward"](op, args, kwargs, ans, parents, trace)
     if reads is None:
-        node = Node(op, uargs, ukwargs, ans, parents, record_versions(uargs, ukwargs))
+        node = Node(op, args, kwargs, ans, parents, record_versions(args, kwargs))
     else:
-        kept = _slim(uargs, parents, reads[0])
+        kept = _slim(args, parents, reads[0])
         # a rule that never reads the result gets None for it (backward reads node.ans only for several outputs)
-        node = Node(op, kept, ukwargs, ans if reads[1] or type(ans) not in (Array, Tracer) else None,
-                    parents, record_versions(kept, ukwargs))
-    return box(ans, node, top)
+        node = Node(op, kept, kwargs, ans if reads[1] or type(ans) not in (Array, Tracer) else None,
+                    parents, record_versions(kept, kwargs))
+    return box(ans, node, trace)
+
+
+def traced_setitem_error(args):
+    target, key, value = args
+    raise AutogradError(
+        f"a traced value is being written into a minpy Array that is not traced (target shape "
+        f"{tuple(getattr(target, 'shape', ()))}, key {key!r}); the write would cut the gradient. Build the "
+        "result from traced values instead (e.g. collect rows in a list and use np.stack), or write into a "
+        "traced array")
 
 
 def _slim(args, parents, reads):
@@ -316,9 +383,11 @@ def record_versions(args, kwargs):
 
 
 def box(ans, node, trace):
-    if type(ans) is tuple or type(ans) is list:  # several outputs: one selector node each
-        return type(ans)(Tracer(v, Node(_SELECT, (i,), None, v, ((0, node),)), trace) if isinstance(
-            v, (Array, Tracer)) else v for i, v in enumerate(ans))
+    t = type(ans)
+    if t is tuple or t is list or isinstance(ans, tuple):  # several outputs: one selector node each
+        items = [Tracer(v, Node(_SELECT, (i,), None, v, ((0, node),)), trace) if isinstance(
+            v, (Array, Tracer)) else v for i, v in enumerate(ans)]
+        return t(*items) if hasattr(ans, "_fields") else t(items)  # named tuples (linalg.eigh, svd...)
     return Tracer(ans, node, trace)
 
 
