@@ -764,6 +764,148 @@ def _einsum(draw, ctx):
     return [spec] + operands
 
 
+@kind("axis_or_none")
+def _axis_or_none(draw, ctx):
+    return None if draw(st.booleans()) else KINDS["axis"](draw, ctx)
+
+
+# -- Fourier transforms ---------------------------------------------------------------------------------------
+@kind("fft_n")
+def _fft_n(draw, ctx):
+    return draw(st.one_of(st.none(), st.integers(1 if ctx.plain else 0, MAX_SIDE + 1)))
+
+
+@kind("fft_norm")
+def _fft_norm(draw, ctx):
+    return draw(st.sampled_from([None, "backward", "ortho", "forward"]))
+
+
+@kind("fft_axes")
+def _fft_axes(draw, ctx):
+    """Distinct axes of the array (some of them, in any order); ``fft_s`` gives one length per axis."""
+    nd = _ndim(ctx)
+    axes = draw(st.lists(st.integers(-nd, nd - 1), min_size=1, max_size=nd, unique_by=lambda a: a % nd)) \
+        if nd else []
+    ctx.scratch["fft_axes"] = axes
+    return axes
+
+
+@kind("fft_axes2")
+def _fft_axes2(draw, ctx):
+    nd = _ndim(ctx)
+    axes = draw(st.lists(st.integers(-nd, nd - 1), min_size=2, max_size=2, unique_by=lambda a: a % nd))
+    ctx.scratch["fft_axes"] = axes
+    return axes
+
+
+@kind("fft_s")
+def _fft_s(draw, ctx):
+    """Lengths, one per transformed axis: the axes drawn before, else (fft2: two; fftn: up to all) the last."""
+    axes = ctx.scratch.get("fft_axes")
+    if axes is None:
+        two = ctx.op.name.endswith("2")
+        n = 2 if two else draw(st.integers(1, max(1, _ndim(ctx))))
+    else:
+        n = len(axes)
+    return draw(st.lists(st.integers(1, MAX_SIDE + 1), min_size=n, max_size=n))
+
+
+# -- linear algebra ---------------------------------------------------------------------------------------------
+@kind("uplo")
+def _uplo(draw, ctx):
+    return draw(st.sampled_from(["L", "U"]))
+
+
+@kind("qr_mode")
+def _qr_mode(draw, ctx):
+    return draw(st.sampled_from(["reduced", "complete", "r"]))
+
+
+@kind("cross*")
+def _cross(draw, ctx):
+    """Two stacks of 2- or 3-vectors (last axis) whose leading dimensions broadcast."""
+    lead = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1,
+                                                  max_side=3)).input_shapes
+    dims = [draw(st.sampled_from([2, 3])) for _ in range(2)]
+    return [ctx.array(draw, tuple(s) + (d,)) for s, d in zip(lead, dims)]
+
+
+# -- shapes, selection, sorting ---------------------------------------------------------------------------------
+@kind("rollaxis_start")
+def _rollaxis_start(draw, ctx):
+    nd = _ndim(ctx)
+    return draw(st.integers(-nd, nd))
+
+
+@kind("edge_order")
+def _edge_order(draw, ctx):
+    return draw(st.sampled_from([1, 2]))
+
+
+@kind("condlist")
+def _condlist(draw, ctx):
+    shape = ctx.shape(draw)
+    n = draw(st.integers(1, 3))
+    conds = [draw(hnp.arrays(np.bool_, shape, elements=st.booleans())) for _ in range(n)]
+    ctx.scratch["select"] = (shape, n)
+    return conds
+
+
+@kind("choicelist")
+def _choicelist(draw, ctx):
+    shape, n = ctx.scratch["select"]
+    return [ctx.array(draw, shape) for _ in range(n)]
+
+
+@kind("select_default")
+def _select_default(draw, ctx):
+    shape, _ = ctx.scratch["select"]
+    return ctx.array(draw, shape) if draw(st.booleans()) else KINDS["scalar"](draw, ctx)
+
+
+@kind("kth")
+def _kth(draw, ctx):
+    """Partition indices (one or several) along an axis it chooses (``kth_axis`` gives that axis)."""
+    a = ctx.primary
+    axis = draw(st.integers(-a.ndim, a.ndim - 1)) if a.ndim else -1
+    ctx.scratch["kth_axis"] = axis
+    n = a.shape[axis] if a.ndim else 0
+    if n == 0:
+        return 0
+    one = st.integers(-n, n - 1)
+    return draw(st.one_of(one, st.lists(one, min_size=1, max_size=2)))
+
+
+@kind("kth_axis")
+def _kth_axis(draw, ctx):
+    return ctx.scratch["kth_axis"]
+
+
+@kind("along_indices")
+def _along_indices(draw, ctx):
+    """Indices for ``take_along_axis`` along an axis it chooses (``along_axis`` gives that axis)."""
+    a = ctx.primary
+    axis = draw(st.integers(-a.ndim, a.ndim - 1))
+    ctx.scratch["along_axis"] = axis
+    n = a.shape[axis]
+    shape = tuple(draw(st.integers(0, 3)) if i == axis % a.ndim else draw(st.sampled_from([1, d]))
+                  for i, d in enumerate(a.shape))
+    if n == 0:
+        return np.zeros(tuple(0 if i == axis % a.ndim else d for i, d in enumerate(shape)), dtype=np.int64)
+    return draw(hnp.arrays(np.int64, shape, elements=st.integers(-n, n - 1)))
+
+
+@kind("along_axis")
+def _along_axis(draw, ctx):
+    return ctx.scratch["along_axis"]
+
+
+@kind("weights")
+def _weights(draw, ctx):
+    """``average``'s weights: the array's shape."""
+    return ctx.array(draw, ctx.primary.shape)
+
+
 # -- calls from records --------------------------------------------------------------------------------------
 def _signature_keywords(ref):
     try:
