@@ -172,9 +172,9 @@ def elements(dtype, mode="general", domain=None, plain=False):
     return inside
 
 
-def shapes(min_dims=0, max_dims=MAX_DIMS, plain=False):
+def shapes(min_dims=0, max_dims=MAX_DIMS, plain=False, min_side=0):
     return hnp.array_shapes(min_dims=max(min_dims, 1) if plain else min_dims, max_dims=max(max_dims, min_dims),
-                            min_side=1 if plain else 0, max_side=MAX_SIDE)
+                            min_side=1 if plain else min_side, max_side=MAX_SIDE)
 
 
 class Ctx:
@@ -215,7 +215,8 @@ class Ctx:
         return a
 
     def shape(self, draw):
-        return draw(shapes(self.hints.get("min_ndim", 0), self.hints.get("max_ndim", MAX_DIMS), self.plain))
+        return draw(shapes(self.hints.get("min_ndim", 0), self.hints.get("max_ndim", MAX_DIMS), self.plain,
+                           self.hints.get("min_side", 0)))
 
 
 def plain_dtypes(op):
@@ -800,11 +801,13 @@ def _fft_axes2(draw, ctx):
 
 @kind("fft_s")
 def _fft_s(draw, ctx):
-    """Lengths, one per transformed axis: the axes drawn before, else (fft2: two; fftn: up to all) the last."""
+    """Lengths, one per transformed axis (those drawn before; NumPy 2 deprecates s without axes, so without
+    axes only fft2's default pair gets lengths, else None)."""
     axes = ctx.scratch.get("fft_axes")
     if axes is None:
-        two = ctx.op.name.endswith("2")
-        n = 2 if two else draw(st.integers(1, max(1, _ndim(ctx))))
+        if not ctx.op.name.endswith("2"):
+            return None
+        n = 2
     else:
         n = len(axes)
     return draw(st.lists(st.integers(1, MAX_SIDE + 1), min_size=n, max_size=n))
@@ -826,7 +829,9 @@ def _cross(draw, ctx):
     """Two stacks of 2- or 3-vectors (last axis) whose leading dimensions broadcast."""
     lead = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1,
                                                   max_side=3)).input_shapes
-    dims = [draw(st.sampled_from([2, 3])) for _ in range(2)]
+    # 2-vectors are deprecated in NumPy 2 (a DeprecationWarning)
+    dims = [draw(st.sampled_from([2, 3] if np.lib.NumpyVersion(np.__version__) < "2.0.0" else [3]))
+            for _ in range(2)]
     return [ctx.array(draw, tuple(s) + (d,)) for s, d in zip(lead, dims)]
 
 

@@ -9,6 +9,16 @@ joined along ``axis``; a leading string ``"axis[,ndmin[,trans1d]]"`` changes tho
 directives (``"r"``, ``"c"``) are not supported: minpy has no matrix type.
 """
 
+from minpy.ops.operator import get_operator
+
+
+class _Operators:
+    """The operators the index tricks are built from, looked up by name (``minpy.numpy`` sits above this)."""
+
+    def __getattr__(self, name):
+        return get_operator(name).public
+
+
 class AxisConcatenator:
     """``obj[items]`` joins ``items`` along ``axis`` (see the module docstring)."""
 
@@ -18,8 +28,7 @@ class AxisConcatenator:
         self.trans1d = trans1d
 
     def __getitem__(self, key):
-        import minpy.numpy as np  # the namespace this module is part of, complete by the time it is used
-
+        np = _Operators()
         items = key if isinstance(key, tuple) else (key,)
         axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
         if items and isinstance(items[0], str):

@@ -92,7 +92,10 @@ def forward_record(op, args, kwargs, ans, parents, trace):
 
 
 def box_forward(ans, t, trace):
-    """``ans`` boxed with tangent ``t`` (``ans`` and ``t`` may be tuples of several results)."""
+    """``ans`` boxed with tangent ``t`` (``ans`` and ``t`` may be tuples of several results). A primitive's
+    plain NumPy result is boxed as a minpy Array."""
+    if isinstance(ans, (onp.ndarray, onp.generic, float, complex)) and not isinstance(ans, bool):
+        ans = np.array(ans)
     if isinstance(ans, (Array, Tracer)):
         value = ans
         while type(value) is Tracer:

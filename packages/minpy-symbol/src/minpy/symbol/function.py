@@ -22,7 +22,7 @@ import numpy as onp
 
 from minpy import extend
 from minpy.array import Array
-from minpy.autograd.tracer import AutogradError, Node, Tracer, _find_top, _unbox, box
+from minpy.autograd.tracer import AutogradError, Node, Tangent, Tracer, _find_top, _unbox, record
 from minpy.backends import mxnet_backend
 
 
@@ -249,7 +249,9 @@ class Function:
         value = call.forward(ukwargs)
         if _find_top((), ukwargs):  # outer gradient calls trace some arguments too: record the call there
             value = self(**ukwargs)
-        return box(value, Node(call, (), ukwargs, value, parents), top)
+        # a reverse trace records the call; a forward one asks for its tangent (which the executor cannot give:
+        # the transposed VJP reaches _NoHigherOrder and says so)
+        return record(call, (), ukwargs, value, parents, top)
 
     def _check_args(self, kwargs):
         missing = [n for n in self.arg_names if n not in kwargs]
@@ -518,6 +520,9 @@ def _guard_higher_order(grads, g, kwargs, name):
             s = s._value
     if not levels:
         return grads
+    if any(type(node) is Tangent for nodes in levels.values() for _, node in nodes):
+        raise AutogradError(f"{name}: forward mode (make_jvp, hessian-vector products) cannot go through an MXNet "
+                            "executor, which gives first-order reverse gradients only")
     op = _NoHigherOrder(name)
     guarded = {}
     for k, v in grads.items():

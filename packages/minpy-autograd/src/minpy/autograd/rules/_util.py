@@ -17,9 +17,8 @@ from minpy.array import Array
 from minpy.autograd import registry
 from minpy.autograd.errors import AutogradError
 from minpy.autograd.tracer import Meta, Tracer
-from minpy.ops.operator import all_operators
+from minpy.ops.operator import get_operator
 
-OPS = all_operators()
 _ARRAYS = (Array, Tracer, Meta)
 
 
@@ -182,7 +181,7 @@ def linear(name, positions=(0,), constant=()):
     included) jointly: the tangent due to one of them is the operator applied to its tangent with the others
     of ``positions`` (and the other items of a sequence) zero. Arguments at ``constant`` positions (a
     condition, indices) give no tangent."""
-    call = OPS[name].public
+    call = get_operator(name).public
     positions = frozenset(positions)
     constant = frozenset(constant)
 
@@ -231,7 +230,7 @@ def unary(names, deriv, reads_x=True, reads_ans=False):
     def jvp_rule(argpos, t, ans, args, kwargs):
         return t * deriv(args[0], ans)
     for name in names:
-        if name in OPS:
+        if declared(name):
             registry.install_vjp(name, _positional(name, vjp_rule, 1))
             registry.install_jvp(name, _positional(name, jvp_rule, 1))
             registry.reads((name,), {0: (0,) if reads_x else ()}, reads_ans)
@@ -257,7 +256,7 @@ def binary(names, dx, dy, reads=None):
     def jvp_rule(argpos, t, ans, args, kwargs):
         return times(t, dx if argpos == 0 else dy, args[0], args[1], ans)
     for name in names:
-        if name in OPS:
+        if declared(name):
             registry.install_vjp(name, _positional(name, vjp_rule, 2))
             registry.install_jvp(name, _positional(name, jvp_rule, 2))
             if reads is not None:
@@ -319,5 +318,10 @@ def composite(name, formula, positions=(0,)):
 
 
 def declared(name):
-    """Whether minpy.numpy has operator ``name`` (some exist only in some NumPy versions: ``msort``)."""
-    return name in OPS
+    """Whether the operator table has ``name`` (some exist only in some NumPy versions: ``msort``; a family of
+    rules for an optional table, such as SciPy's, declares rules only for the operators present)."""
+    try:
+        get_operator(name)
+    except KeyError:
+        return False
+    return True

@@ -278,9 +278,14 @@ for _name, (_formula, _positions) in _COMPOSITES.items():
 
 
 # -- a real dtype= on complex data -------------------------------------------------------------------------------
-def _refuse_real_cast(name, rule):
+_REAL_VALUED = ("var", "std", "nanvar", "nanstd")
+
+
+def _refuse_real_cast(name, rule, reverse):
     """NumPy casts complex data to a real ``dtype=`` (discarding the imaginary part, with a ComplexWarning) in
-    ways that differ between reductions (var keeps |x - mean(Re x)|^2): refused, not silently mis-derived."""
+    ways that differ between reductions (var keeps |x - mean(Re x)|^2): refused, not silently mis-derived. A
+    complex ``dtype=`` of a real-valued reduction (var, std) gives a complex result whose imaginary part is 0:
+    the imaginary part of its gradient reaches nothing."""
     def guarded(argpos, g, ans, args, kwargs):
         dtype = (kwargs or {}).get("dtype")
         x = args[0] if args else (kwargs or {}).get("a")
@@ -288,6 +293,8 @@ def _refuse_real_cast(name, rule):
             raise AutogradError(f"minpy.numpy.{name}(..., dtype={onp.dtype(dtype)}) of complex data discards its "
                                 "imaginary part (NumPy warns so); its derivative is not taken. Pass np.real(x) "
                                 "or a complex dtype")
+        if reverse and name in _REAL_VALUED and g is not None and dtype_of(g).kind == "c":
+            g = np.real(g)
         return rule(argpos, g, ans, args, kwargs)
     return guarded
 
@@ -295,5 +302,5 @@ def _refuse_real_cast(name, rule):
 for _name in ("sum", "mean", "prod", "var", "std", "cumsum", "cumprod", "nansum", "nanmean", "nanprod", "nanvar",
               "nanstd", "nancumsum", "nancumprod"):
     if declared(_name):
-        registry.install_vjp(_name, _refuse_real_cast(_name, registry.VJPS[_name]))
-        registry.install_jvp(_name, _refuse_real_cast(_name, registry.JVPS[_name]))
+        registry.install_vjp(_name, _refuse_real_cast(_name, registry.VJPS[_name], True))
+        registry.install_jvp(_name, _refuse_real_cast(_name, registry.JVPS[_name], False))

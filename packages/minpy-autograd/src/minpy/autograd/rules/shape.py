@@ -9,9 +9,10 @@ from minpy.array import Array
 from minpy.autograd import registry
 from minpy.autograd.backward import gradients, trace_reverse
 from minpy.autograd.errors import AutogradError
-from minpy.autograd.rules._util import (OPS, declared, dtype_of, jvp, linear, match, ndim_of, shape_of, unbroadcast,
+from minpy.autograd.rules._util import (declared, dtype_of, jvp, linear, match, ndim_of, shape_of, unbroadcast,
                                         value_of, vjp, vjp_items)
 from minpy.autograd.rules.indexing import functional_setitem, scatter_add
+from minpy.ops.operator import get_operator
 
 
 def linear_transpose(fn, x, g):
@@ -89,7 +90,7 @@ def _atleast_vjp(argpos, g, ans, args, kwargs):
 
 for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):
     registry.install_vjp(_name, _atleast_vjp)
-    registry.install_jvp(_name, (lambda name: lambda argpos, t, ans, args, kwargs: OPS[name].public(t))(_name))
+    registry.install_jvp(_name, (lambda name: lambda argpos, t, ans, args, kwargs: get_operator(name).public(t))(_name))
 
 # -- moving axes -----------------------------------------------------------------------------------------------------
 def _transpose_vjp(g, ans, x, axes=None):
@@ -103,7 +104,7 @@ linear("transpose")
 
 
 def _permuting_vjp(name):
-    ref = OPS[name].ref
+    ref = get_operator(name).ref
 
     def rule(g, ans, x, *a, **k):
         perm = _axis_permutation(lambda d: ref(d, *a, **k), ndim_of(x))
