@@ -236,12 +236,25 @@ def unary(names, deriv, reads_x=True, reads_ans=False):
             registry.reads((name,), {0: (0,) if reads_x else ()}, reads_ans)
 
 
+class applied:
+    """A partial derivative given as its application to a gradient or tangent, ``fn(g, x, y, ans)``, where that
+    takes fewer operators than forming the derivative (``g / y`` rather than ``g * (1 / y)``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
 def binary(names, dx, dy, reads=None):
-    """Elementwise ``f(x, y)`` with partial derivatives ``dx(x, y, ans)`` and ``dy(x, y, ans)``; a derivative
-    given as the number 1 or -1 is applied without a multiplication. VJPs undo the broadcasting."""
+    """Elementwise ``f(x, y)`` with partial derivatives ``dx(x, y, ans)`` and ``dy(x, y, ans)`` (or
+    :class:`applied` ones); a derivative given as the number 1 or -1 is applied without a multiplication. VJPs
+    undo the broadcasting."""
     names = (names,) if isinstance(names, str) else names
 
     def times(g, d, x, y, ans):
+        if type(d) is applied:
+            return d.fn(g, x, y, ans)
         if d == 1:
             return g
         if d == -1:

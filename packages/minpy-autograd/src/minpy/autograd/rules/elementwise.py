@@ -4,8 +4,8 @@ import numpy as onp
 
 import minpy.numpy as np
 from minpy.array import Array
-from minpy.autograd.rules._util import (balanced_eq, binary, dtype_of, float_mask, is_complex, jvp, match, unary,
-                                        vjp)
+from minpy.autograd.rules._util import (applied, balanced_eq, binary, dtype_of, float_mask, is_complex, jvp, match,
+                                        unary, vjp)
 from minpy.autograd.tracer import Tracer
 
 _LN2 = float(onp.log(2.0))
@@ -15,9 +15,10 @@ _ARRAY = (Array, Tracer)
 # -- arithmetic ------------------------------------------------------------------------------------------------
 binary("add", 1, 1, reads=({0: (), 1: ()}, False))
 binary("subtract", 1, -1, reads=({0: (), 1: ()}, False))
-binary("multiply", lambda x, y, ans: y, lambda x, y, ans: x, reads=({0: (1,), 1: (0,)}, False))
-binary(("true_divide", "divide"), lambda x, y, ans: 1.0 / y, lambda x, y, ans: -x / (y * y),
-       reads=({0: (1,), 1: (0, 1)}, False))
+binary("multiply", applied(lambda g, x, y, ans: g * y), applied(lambda g, x, y, ans: g * x),
+       reads=({0: (1,), 1: (0,)}, False))
+binary(("true_divide", "divide"), applied(lambda g, x, y, ans: g / y),
+       applied(lambda g, x, y, ans: -g * x / (y * y)), reads=({0: (1,), 1: (0, 1)}, False))
 
 
 def _is_array(x):
