@@ -102,6 +102,8 @@ def _reduce_ok(args, kwargs):
     dtype = kwargs.get("dtype")
     if dtype is not None and np.dtype(dtype).kind not in "fiu":
         return f"dtype={dtype!r} (NumPy accumulates bool as logical or/and)"
+    if dtype is not None and np.dtype(dtype) == np.float16 and args[0].dtype.kind in "iub":
+        return "integers summed in float16 (MXNet casts integers beyond float16's range to NaN, NumPy to inf)"
     return _no_empty_first(args, kwargs)
 
 
