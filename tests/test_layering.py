@@ -23,6 +23,8 @@ DISTRIBUTIONS = ["minpy-array", "minpy-autograd", "minpy-symbol", "minpy-jit", "
 
 HIGHER = {
     "minpy.numpy": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.scipy": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.scipy.stats": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.array": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.dispatch": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.autograd": ["minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
@@ -90,6 +92,12 @@ MODULE_ORDER = {
         "minpy.dispatch.auto", "minpy.dispatch.policy", "minpy.dispatch",
         "minpy.ops.operator", "minpy.ops.table", "minpy.ops",
         "minpy.numpy.fft", "minpy.numpy.linalg", "minpy.numpy.random", "minpy.numpy._index_tricks", "minpy.numpy",
+        # minpy.scipy: the table and the namespace builder, then the modules (each loads SciPy on first import)
+        "minpy.scipy._signal", "minpy.scipy._table", "minpy.scipy._namespace", "minpy.scipy.special",
+        "minpy.scipy.misc", "minpy.scipy.linalg", "minpy.scipy.signal", "minpy.scipy.integrate",
+        "minpy.scipy.stats.norm", "minpy.scipy.stats.t", "minpy.scipy.stats.gamma", "minpy.scipy.stats.beta",
+        "minpy.scipy.stats.chi2", "minpy.scipy.stats.poisson", "minpy.scipy.stats.multivariate_normal",
+        "minpy.scipy.stats.dirichlet", "minpy.scipy.stats", "minpy.scipy",
         "minpy",  # the top: its __getattr__ loads MinPy 0.3's top-level names on first use
     ],
     "minpy-autograd": [

@@ -69,6 +69,12 @@ def count_copy(src, dst, nbytes, seconds):
         entry[2] += seconds
 
 
+def public_name(op_name):
+    """The name a user calls an operator by: ``minpy.numpy.exp``, ``minpy.scipy.special.erf`` (operators of
+    ``minpy.scipy`` are named ``scipy.<module>.<function>`` in the table)."""
+    return "minpy." + op_name if op_name.startswith("scipy.") else "minpy.numpy." + op_name
+
+
 def count_fallback(op_name, reason):
     key = (op_name, reason)
     fallbacks = recorder.fallbacks
@@ -77,12 +83,12 @@ def count_fallback(op_name, reason):
     if action == "none":
         return
     if action == "raise":
-        raise FallbackError(f"minpy.numpy.{op_name} fell back to NumPy: {reason} "
+        raise FallbackError(f"{public_name(op_name)} fell back to NumPy: {reason} "
                             "(fallback_action is 'raise'; see minpy.config.set_fallback_action)")
     if key in recorder._reported:
         return
     recorder._reported.add(key)
-    message = f"minpy.numpy.{op_name} runs on NumPy: {reason}"
+    message = f"{public_name(op_name)} runs on NumPy: {reason}"
     if action == "warn":
         warnings.warn(message, FallbackWarning, stacklevel=4)
     else:

@@ -22,7 +22,7 @@ from minpy.context import _CPU, current_context
 from minpy.errors import user_error
 from minpy.dispatch import auto as _auto
 from minpy.dispatch.policy import PolicyError, current_policy
-from minpy.stats import count_fallback, measuring, perf_counter, recorder
+from minpy.stats import count_fallback, measuring, perf_counter, public_name, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _F64 = np.dtype(np.float64)
@@ -197,7 +197,7 @@ def _make_public(op):
     short = op.name.rpartition(".")[2]
     call.__name__ = short
     call.__qualname__ = short
-    call.__module__ = "minpy.numpy" + ("." + op.name.rpartition(".")[0] if "." in op.name else "")
+    call.__module__ = public_name(op.name).rpartition(".")[0]
     call.__doc__ = getattr(op.ref, "__doc__", None)
     if op.ref is not None and not isinstance(op.ref, np.ufunc):
         call.__wrapped__ = op.ref  # inspect.signature() then reports NumPy's signature
@@ -293,7 +293,7 @@ def describe(args, kwargs=None):
 
 
 def _reraise(op, exc, args, kwargs):
-    message = f"minpy.numpy.{op.name}({describe(args, kwargs)}): {exc}"
+    message = f"{public_name(op.name)}({describe(args, kwargs)}): {exc}"
     try:
         new = type(exc)(message)
     except Exception:
@@ -462,7 +462,7 @@ def _routed(op, plan, args, kwargs):
         if reason:
             pol = plan.policy
             if not pol.allow_fallback:
-                raise PolicyError(f"minpy.numpy.{op.name} cannot run under the {pol.name} policy: {reason}")
+                raise PolicyError(f"{public_name(op.name)} cannot run under the {pol.name} policy: {reason}")
             count_fallback(op.name, reason)
         result = _run_numpy(op, args, kwargs)
     if backend is _NUMPY and plan.home is not None:  # NumPy ran it (by design, fallback or rerun): to the device
@@ -595,13 +595,13 @@ def _with_out(op, args, kwargs):
     outs = out if isinstance(out, tuple) else (out,)
     if not all(isinstance(o, Array) for o in outs):
         if any(isinstance(o, Array) for o in outs):
-            raise TypeError(f"minpy.numpy.{op.name}: out= mixes minpy Arrays and other objects")
+            raise TypeError(f"{public_name(op.name)}: out= mixes minpy Arrays and other objects")
         kwargs["out"] = out  # NumPy arrays as out: NumPy writes into them
         return _run_numpy(op, args, kwargs)
     result = _invoke(op, args, kwargs)
     results = result if isinstance(result, tuple) else (result,)
     if len(results) != len(outs):
-        raise ValueError(f"minpy.numpy.{op.name}: out= needs {len(results)} arrays, got {len(outs)}")
+        raise ValueError(f"{public_name(op.name)}: out= needs {len(results)} arrays, got {len(outs)}")
     for target, value in zip(outs, results):
         if not isinstance(value, Array):
             value = Array(np.asarray(value), _NUMPY)
@@ -609,11 +609,11 @@ def _with_out(op, args, kwargs):
             try:
                 value = _registry["broadcast_to"].public(value, target.shape)
             except ValueError:
-                raise ValueError(f"minpy.numpy.{op.name}: non-broadcastable output operand with shape "
+                raise ValueError(f"{public_name(op.name)}: non-broadcastable output operand with shape "
                                  f"{target.shape} doesn't match the broadcast shape {value.shape}") from None
         if value.dtype != target.dtype:
             if not np.can_cast(value.dtype, target.dtype, "same_kind"):
-                raise TypeError(f"minpy.numpy.{op.name}: Cannot cast output from {value.dtype!r} to "
+                raise TypeError(f"{public_name(op.name)}: Cannot cast output from {value.dtype!r} to "
                                 f"{target.dtype!r} with casting rule 'same_kind'")
             value = _registry["astype"].public(value, target.dtype)
         target._assign_all(value._data, value._backend)
@@ -742,7 +742,7 @@ def _after_native_error(op, backend, exc, args, kwargs):
     first_line = str(exc).strip().splitlines()
     detail = f"{type(exc).__name__}: {first_line[0] if first_line else ''}"
     if not pol.allow_fallback:
-        raise PolicyError(f"minpy.numpy.{op.name} failed on {backend.name} under the {pol.name} policy "
+        raise PolicyError(f"{public_name(op.name)} failed on {backend.name} under the {pol.name} policy "
                           f"({detail})") from None
     pol.native_error(op.name, backend.name, exc)
     count_fallback(op.name, f"{backend.name} raised {detail[:160]}")
@@ -863,5 +863,13 @@ def get_operator(name):
     return _registry[name]
 
 
-def all_operators():
-    return dict(_registry)
+def all_operators(namespace="numpy"):
+    """{name: Operator} of ``minpy.numpy`` (``namespace="numpy"``, the default), of ``minpy.scipy``
+    (``"scipy"``: those its modules imported so far registered, named ``scipy.<module>.<function>``), or of
+    both (None)."""
+    if namespace is None:
+        return dict(_registry)
+    scipy = namespace == "scipy"
+    if not scipy and namespace != "numpy":
+        raise ValueError(f"all_operators: namespace must be 'numpy', 'scipy' or None, not {namespace!r}")
+    return {name: op for name, op in _registry.items() if name.startswith("scipy.") is scipy}
