@@ -269,7 +269,7 @@ def _mvn_mean(ctx):
 def _simplex(ctx):
     k = ctx.n("k", 2, 4)
     shape = (k,) if ctx.draw(st.booleans()) else (k, ctx.draw(st.integers(1, 2)))
-    x = ctx.values(shape, "pos", dtype=F64) + 0.3
+    x = ctx.values(shape, "pos", dtype=F64, finite=True) + 0.3  # a point of the simplex, always
     return (x / x.sum(axis=0)).astype(ctx.dtype() if ctx.mode != "grad" else F64)
 
 
@@ -296,7 +296,7 @@ def _conv_mode(ctx):
     return ctx.draw(st.sampled_from(["full", "valid", "same"]))
 
 
-def ode_func(y, t, arg1, arg2):
+def ode_func(y, t, arg1=0.0, arg2=0.0):
     """HIPS autograd's test dynamics (written here anew): any differentiable function of y, t and the args."""
     return -mnp.sqrt(t) - y + arg1 - mnp.mean((y + arg2) ** 2)
 

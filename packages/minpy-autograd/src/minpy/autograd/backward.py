@@ -13,6 +13,7 @@ from minpy.autograd import registry
 from minpy.autograd.errors import AutogradError
 from minpy.autograd.tracer import _SELECT, Start, Tracer, new_trace, tracing
 from minpy.ops.operator import Operator
+from minpy.stats import public_name
 
 
 # -- arguments: scalars, NumPy arrays, Arrays and lists/tuples/dicts of them ------------------------------------------
@@ -215,7 +216,7 @@ def _check_versions(node):
         if a._owner()._version != v:
             where = f"argument {key}" if isinstance(key, int) else f"keyword argument {key}="
             op = node.op
-            name = f"minpy.numpy.{op.name}" if type(op) is Operator else op.name
+            name = f"{public_name(op.name)}" if type(op) is Operator else op.name
             raise AutogradError(
                 f"{where} of {name} (shape {a.shape}) was written in place after the "
                 "operator used it, so its gradient would be wrong; copy the array before writing to it")

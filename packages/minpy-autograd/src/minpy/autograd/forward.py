@@ -16,10 +16,11 @@ from minpy.autograd.backward import gradients, to_array, trace_reverse, zeros_li
 from minpy.autograd.errors import NoRuleError
 from minpy.autograd.tracer import Tangent, Tracer, install, new_trace, tracing
 from minpy.ops.operator import Operator
+from minpy.stats import public_name
 
 
 def _name(op):
-    return f"minpy.numpy.{op.name}" if type(op) is Operator else getattr(op, "name", repr(op))
+    return f"{public_name(op.name)}" if type(op) is Operator else getattr(op, "name", repr(op))
 
 
 def contribution(op, argpos, t, ans, args, kwargs):

@@ -24,6 +24,7 @@ import numpy as onp
 import minpy.numpy as np
 from minpy.autograd.errors import AutogradError, NoRuleError
 from minpy.ops.operator import Operator, all_operators, get_operator
+from minpy.stats import public_name
 
 VJPS = {}            # operator name -> VJP rule
 JVPS = {}            # operator name -> JVP rule
@@ -35,6 +36,23 @@ SETITEM = object()   # marker rule: a write into an untraced array (the tracer r
 #: The tape keeps only those values (the rest as shapes and dtypes, see tracer.Meta), so that memory during a
 #: traced computation stays near what hand-written backprop keeps. Operators not listed keep everything.
 READS = {}
+
+
+#: table prefix -> ``loader(op_name)``: declares the rules of operators registered after minpy.autograd was
+#: imported (``minpy.scipy``'s modules register theirs when first imported; their family of rules is then
+#: installed on the first lookup of one of them).
+LOADERS = {}
+_LOOKED_UP = set()
+
+
+def _load_late(op):
+    """Run the loader of ``op``'s table once for it; True when it ran."""
+    loader = LOADERS.get(op.name.partition(".")[0]) if "." in op.name else None
+    if loader is None or op.name in _LOOKED_UP:
+        return False
+    _LOOKED_UP.add(op.name)
+    loader(op.name)
+    return True
 
 
 def reads(names, positions, ans):
@@ -59,10 +77,12 @@ def rule_for(op):
     if rule is not None:
         VJPS[op.name] = rule
         return rule
+    if _load_late(op):
+        return rule_for(op)
     if op.differentiable is False or op.kind in ("info", "random", "creation") or not op.wrap_result:
         return None
     if op.differentiable:
-        raise AutogradError(f"minpy.numpy.{op.name} is declared differentiable but has no VJP rule "
+        raise AutogradError(f"{public_name(op.name)} is declared differentiable but has no VJP rule "
                             "(a bug in minpy-autograd)")
     return CheckOutput(op)
 
@@ -77,6 +97,8 @@ def jvp_for(op):
         rule = _JVP_BY_REF.get(id(op.ref))
         if rule is not None:
             JVPS[op.name] = rule
+        elif _load_late(op):
+            return jvp_for(op)
     return rule
 
 
@@ -91,7 +113,7 @@ class CheckOutput:
 
     def error(self):
         return NoRuleError(
-            f"minpy.numpy.{self.op.name} has no gradient rule, and a traced value reached it. Give it one "
+            f"{public_name(self.op.name)} has no gradient rule, and a traced value reached it. Give it one "
             f"with minpy.autograd.defvjp('{self.op.name}', ...), or compute it outside the gradient "
             "(minpy.autograd.stop_gradient)")
 
@@ -164,7 +186,7 @@ def _carrier(fun):
 
 def _name(fun):
     op = _operator_of(fun)
-    return f"minpy.numpy.{op.name}" if op is not None else getattr(fun, "name", getattr(fun, "__name__", fun))
+    return f"{public_name(op.name)}" if op is not None else getattr(fun, "name", getattr(fun, "__name__", fun))
 
 
 def _invoke(fun):

@@ -32,6 +32,7 @@ from minpy.array import Array
 from minpy.autograd import registry
 from minpy.autograd.errors import AutogradError, NoRuleError  # noqa: F401  (AutogradError: its old home)
 from minpy.ops.operator import get_operator
+from minpy.stats import public_name
 
 _TRACE_NUMBERS = itertools.count(1)  # next() on a count is atomic: threads never share a trace number
 
@@ -253,8 +254,14 @@ def _find_top(args, kwargs):
                         top = inner
     if kwargs:
         for a in kwargs.values():
-            if type(a) is Tracer and a._trace > top:
-                top = a._trace
+            t = type(a)
+            if t is Tracer:
+                if a._trace > top:
+                    top = a._trace
+            elif t is list or t is tuple:  # a sequence by keyword (odeint's args=(...))
+                inner = _find_top(a, None)
+                if inner > top:
+                    top = inner
     return top
 
 
@@ -275,7 +282,7 @@ def intercept(op, args, kwargs):
     if top == 0:
         return op.invoke(args, kwargs)
     if kwargs and kwargs.get("out") is not None:
-        raise AutogradError(f"minpy.numpy.{op.name}(..., out=...) with a traced argument writes into an array "
+        raise AutogradError(f"{public_name(op.name)}(..., out=...) with a traced argument writes into an array "
                             "outside the trace, which would cut the gradient; use the returned value instead")
     if op.name == "fill":  # a.fill(x): a write, like a[...] = x
         return traced_setitem_error((args[0], Ellipsis, args[1]))
@@ -285,7 +292,7 @@ def intercept(op, args, kwargs):
         if (op.kind in _VALUE_KINDS or op.name in _VALUE_NAMES) and _feeds_floats(op, args, kwargs) and (
                 ans is None or _holds_floats(ans)):
             raise NoRuleError(
-                f"minpy.numpy.{op.name} has no gradient rule, and a traced value reached it (its result "
+                f"{public_name(op.name)} has no gradient rule, and a traced value reached it (its result "
                 f"depends on it). Give it one with minpy.autograd.defvjp('{op.name}', ...), or pass "
                 "minpy.autograd.stop_gradient(x) if no gradient should flow")
         return ans
@@ -421,9 +428,21 @@ def _unbox(args, kwargs, top):
     if kwargs:
         ukwargs = dict(kwargs)
         for k, v in kwargs.items():
-            if type(v) is Tracer and v._trace == top:
-                ukwargs[k] = v._value
-                parents.append((k, v._node))
+            t = type(v)
+            if t is Tracer:
+                if v._trace == top:
+                    ukwargs[k] = v._value
+                    parents.append((k, v._node))
+            elif t is list or t is tuple:
+                items = None
+                for j, x in enumerate(v):
+                    if type(x) is Tracer and x._trace == top:
+                        if items is None:
+                            items = list(v)
+                        items[j] = x._value
+                        parents.append(((k, j), x._node))
+                if items is not None:
+                    ukwargs[k] = t(items)
     return tuple(uargs), ukwargs, tuple(parents)
 
 

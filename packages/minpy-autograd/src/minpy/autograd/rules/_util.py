@@ -18,6 +18,7 @@ from minpy.autograd import registry
 from minpy.autograd.errors import AutogradError
 from minpy.autograd.tracer import Meta, Tracer
 from minpy.ops.operator import get_operator
+from minpy.stats import public_name
 
 _ARRAYS = (Array, Tracer, Meta)
 
@@ -171,7 +172,7 @@ def vjp_items(name, fn):
             for m in items:
                 m.shape, m.dtype = shape[1:], dtype_of(args[0])
             return np.stack([fn(g, ans, j, items, *args[1:], **(kwargs or {})) for j in range(shape[0])])
-        raise AutogradError(f"minpy.numpy.{name}: no gradient with respect to argument {argpos!r}")
+        raise AutogradError(f"{public_name(name)}: no gradient with respect to argument {argpos!r}")
     rule.items = True
     return registry.install_vjp(name, rule)
 
@@ -190,7 +191,7 @@ def linear(name, positions=(0,), constant=()):
         if where in constant:
             return None
         if where not in positions:
-            raise AutogradError(f"minpy.numpy.{name}: no tangent with respect to argument {argpos!r}")
+            raise AutogradError(f"{public_name(name)}: no tangent with respect to argument {argpos!r}")
         if len(positions) > 1:
             args, kwargs = _zero_others(args, kwargs, positions, where)
         return registry.call_with(call, argpos, t, args, kwargs)
@@ -281,8 +282,8 @@ def _positional(name, rule, n):
     def checked(argpos, g, ans, args, kwargs):
         if type(argpos) is not int or argpos >= n:
             if type(argpos) is tuple:
-                raise AutogradError(registry._SEQ_MESSAGE.format(name=f"minpy.numpy.{name}", arg=argpos[0]))
-            raise AutogradError(f"minpy.numpy.{name}: no derivative with respect to argument {argpos!r}")
+                raise AutogradError(registry._SEQ_MESSAGE.format(name=f"{public_name(name)}", arg=argpos[0]))
+            raise AutogradError(f"{public_name(name)}: no derivative with respect to argument {argpos!r}")
         return rule(argpos, g, ans, args, kwargs)
     return checked
 
@@ -306,7 +307,7 @@ def composite(name, formula, positions=(0,)):
 
     def check(argpos):
         if argpos not in positions:
-            raise AutogradError(f"minpy.numpy.{name}: no derivative with respect to argument {argpos!r}")
+            raise AutogradError(f"{public_name(name)}: no derivative with respect to argument {argpos!r}")
 
     def vjp_rule(argpos, g, ans, args, kwargs):
         check(argpos)
