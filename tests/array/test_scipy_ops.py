@@ -67,13 +67,14 @@ def _loop(ufunc):
     return max(loops, key=lambda ins: ins.count("d")) if loops else None
 
 
-# SciPy's own kernels that crash the interpreter on some arguments (SciPy 1.15's modified Mathieu functions of
-# the second kind segfault for some orders and parameters): never called with random arguments here
-CRASHING = {"scipy.special.mathieu_modcem2", "scipy.special.mathieu_modsem2"}
+# SciPy's own kernels that crash the interpreter on some arguments: SciPy 1.15's Mathieu functions (Fortran
+# specfun) segfault for some orders and parameters, and the spheroidal wave functions share that code. They are
+# mirrored like the others but never called with random arguments here.
+CRASHING_PREFIXES = ("scipy.special.mathieu_", "scipy.special.pro_", "scipy.special.obl_")
 # the other elementwise functions of scipy.special (no gradient; arguments read off their loops)
 MIRRORED_UFUNCS = sorted(name for name, op in OPS.items()
                          if name.startswith("scipy.special.") and name not in _table.TEST_HINTS
-                         and name not in CRASHING and isinstance(op.ref, np.ufunc) and _loop(op.ref) is not None)
+                         and not name.startswith(CRASHING_PREFIXES) and isinstance(op.ref, np.ufunc) and _loop(op.ref) is not None)
 
 
 def _to_minpy(on_mxnet):
