@@ -32,7 +32,7 @@ import numpy as onp
 from minpy.array import Array
 from minpy.backends import mxnet_backend as _MX
 from minpy.backends import numpy_backend as _NUMPY
-from minpy.jit.engines import MISS, RETRACE, _array_key
+from minpy.jit.engines import MISS, RETRACE, _array_key, _returned
 from minpy.jit.program import Guard, Instr, Ref, Return
 from minpy.jit.recorder import CaptureEvent, Out, _refs, resolve
 
@@ -319,7 +319,7 @@ class Program:
         tail = set()  # slots read after the chain: by the guard, the segments below, the result
         if type(end) is Return:
             self._check_output(end.template)
-            _returned_slots(end.template, tail)
+            _returned(end.template, tail)
         else:
             tail.add(end.slot)
             for child in seg.children.values():
@@ -744,29 +744,13 @@ def _after(reads, i, tail):
     return out
 
 
-def _returned_slots(t, out):
-    tt = type(t)
-    if tt is Out:
-        if t.kind == "new":
-            out.add(t.ref)
-            if t.root is not None and t.root[0] == "slot":
-                out.add(t.root[1])
-    elif tt in (list, tuple) or isinstance(t, tuple):
-        for v in t:
-            _returned_slots(v, out)
-    elif tt is dict:
-        for v in t.values():
-            _returned_slots(v, out)
-    return out
-
-
 def _reads_below(seg, out):
     """Every slot read in the subtree at ``seg``."""
     for ins in seg.instrs:
         if type(ins) is Instr:
             out.update(r.slot for r in _refs(ins.args) + _refs(ins.kwargs))
     if type(seg.end) is Return:
-        _returned_slots(seg.end.template, out)
+        _returned(seg.end.template, out)
     else:
         out.add(seg.end.slot)
         for child in seg.children.values():
@@ -869,7 +853,7 @@ def copies(root, captures, input_slots):
     out = set()
     for seg in _walk(root):
         if type(seg.end) is Return:
-            _returned_slots(seg.end.template, out)
+            _returned(seg.end.template, out)
     return len(input_slots) + len(captures) + len(out)
 
 
