@@ -140,6 +140,19 @@ def test_only_mxnet_refuses_dtype_mxnet_lacks():
             x + x
 
 
+@pytest.mark.mxnet
+@pytest.mark.parametrize("alias", ["longlong", "intc", "single", "double"])
+def test_numpy_dtype_aliases_run_on_mxnet(alias):
+    """NumPy arrays whose dtype is an alias of a dtype MXNet has (numpy.longlong beside numpy.int64) move to MXNet
+    like any other: MXNet looks dtypes up by scalar type, and the alias used to raise KeyError (a fallback)."""
+    data = numpy.arange(6).astype(getattr(numpy, alias)).reshape(2, 3)
+    with OnlyMXNetPolicy():
+        got = np.add(data, data)
+    assert got.backend == "mxnet" and got.dtype == data.dtype
+    numpy.testing.assert_array_equal(got.asnumpy(), data + data)
+    assert stats.op_stats()["fallbacks"] == {}
+
+
 def test_only_mxnet_without_mxnet(monkeypatch):
     """Where MXNet cannot be used, only_mxnet refuses operators instead of quietly running NumPy."""
     mx = get_backend("mxnet")

@@ -29,6 +29,7 @@ _log = logging.getLogger("minpy.backends")
 # Dtypes MXNet 1.9's numpy operators accept. No int16, unsigned wider than 8 bits, or complex types.
 _MX_DTYPES = frozenset(np.dtype(t) for t in
                        ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool"))
+_MX_SCALAR_TYPES = frozenset(d.type for d in _MX_DTYPES)
 _BASIC_KEY_TYPES = (int, slice, type(Ellipsis), type(None))
 
 
@@ -109,7 +110,13 @@ class MXNetBackend(LazyBackend):
         return data.asnumpy()
 
     def from_numpy(self, array, ctx):
-        return self.mx.np.array(array, dtype=array.dtype, ctx=self.mx_context(ctx))
+        # MXNet looks dtypes up by their scalar type, and knows only one type per kind and size: NumPy's
+        # aliases of it (numpy.longlong beside numpy.int64 on Linux) would raise KeyError.
+        dtype = array.dtype
+        if dtype.type not in _MX_SCALAR_TYPES:
+            dtype = np.dtype(dtype.str)
+            array = array.view(dtype)
+        return self.mx.np.array(array, dtype=dtype, ctx=self.mx_context(ctx))
 
     def adopt(self, data):
         """Native data from a legacy ``mx.nd.NDArray`` or an ``mx.np.ndarray``."""
