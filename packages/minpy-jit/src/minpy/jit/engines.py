@@ -22,7 +22,7 @@ from minpy.array import Array
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.config import settings
 from minpy.jit.program import Guard, Instr, Ref, Return, guard_key, value_key, walk
-from minpy.jit.recorder import CaptureEvent, Out, _refs
+from minpy.jit.recorder import CaptureEvent, Out, _refs, resolve
 
 MISS = object()      # a guard met a value no path has: finish eagerly and record the new path
 RETRACE = object()   # a captured object moved (rebound, reshaped): trace this signature again
@@ -136,6 +136,21 @@ def _out_slots(ins):
     if outs is None:
         return []
     return [r.slot for r in outs if type(r) is Ref]
+
+
+def live_captures(captures, args, kwargs):
+    """The captured arrays, found again where they were found when traced; None where a place now holds
+    another array or the array changed shape (the signature must trace again)."""
+    found = []
+    for cap in captures:
+        try:
+            obj = resolve(cap.path, args, kwargs)
+        except Exception:
+            return None
+        if obj is not cap.obj or tuple(obj.shape) != cap.shape:
+            return None
+        found.append(obj)
+    return found
 
 
 def _in_slots(ins):
@@ -600,18 +615,11 @@ class Boxed:
 
     def run(self, I, ARGS, KWARGS):
         from minpy.context import current_context
-        from minpy.jit.recorder import resolve
         from minpy.ops.operator import _after_native_error, _normalise, _run_native, _run_numpy
 
-        caps = []
-        for cap in self.captures:
-            try:
-                obj = resolve(cap.path, ARGS, KWARGS)
-            except Exception:
-                return RETRACE
-            if obj is not cap.obj or tuple(obj.shape) != cap.shape:
-                return RETRACE
-            caps.append(obj)
+        caps = live_captures(self.captures, ARGS, KWARGS)
+        if caps is None:
+            return RETRACE
         env = {s: I[k] for k, s in enumerate(self.input_slots)}
         visible = {}
         undo = []

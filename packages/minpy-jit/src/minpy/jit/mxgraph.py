@@ -32,9 +32,9 @@ import numpy as onp
 from minpy.array import Array
 from minpy.backends import mxnet_backend as _MX
 from minpy.backends import numpy_backend as _NUMPY
-from minpy.jit.engines import MISS, RETRACE, _array_key, _returned
+from minpy.jit.engines import MISS, RETRACE, _array_key, _returned, live_captures
 from minpy.jit.program import Guard, Instr, Ref, Return
-from minpy.jit.recorder import CaptureEvent, Out, _refs, resolve
+from minpy.jit.recorder import CaptureEvent, Out, _refs
 
 #: the engine fell over at run time (MXNet raised): run this call on the replay engine instead
 FALLBACK = object()
@@ -618,15 +618,9 @@ class Program:
         return exe
 
     def run(self, I, ARGS, KWARGS):
-        caps = []
-        for cap in self.captures:
-            try:
-                obj = resolve(cap.path, ARGS, KWARGS)
-            except Exception:
-                return RETRACE
-            if obj is not cap.obj or tuple(obj.shape) != cap.shape:
-                return RETRACE
-            caps.append(obj)
+        caps = live_captures(self.captures, ARGS, KWARGS)
+        if caps is None:
+            return RETRACE
         env = {s: I[k] for k, s in enumerate(self.input_slots)}
         undo = []
         snapped = set()
