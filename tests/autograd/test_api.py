@@ -18,24 +18,7 @@ from minpy.autograd import (AutogradError, check_grads, customop, elementwise_gr
                             hessian, jacobian, primitive, stop_gradient, value_and_grad, vjp)
 from minpy.autograd.primitives import check_rules_cover_table
 
-
-def host(x):
-    """A NumPy copy of an Array, NumPy array or scalar (dtype kept)."""
-    if isinstance(x, Array):
-        return numpy.array(x.asnumpy())
-    return numpy.asarray(x)
-
-
-def close(actual, expected, rtol=1e-7, atol=1e-12):
-    """``actual`` (an Array) matches ``expected`` in value and shape."""
-    actual = host(actual)
-    expected = numpy.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    numpy.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
-
-def rand(*shape, seed=0):
-    return numpy.random.default_rng(seed).standard_normal(shape)
+from autograd_support import close, host, rand
 
 
 # -- the seed example -------------------------------------------------------------------------------------------------

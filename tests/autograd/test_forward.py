@@ -10,26 +10,10 @@ import numpy
 import pytest
 
 import minpy.numpy as np
-from minpy.array import Array
 from minpy.autograd import (AutogradError, customop, deriv, grad, hessian, jacobian, make_jvp, primitive,
                             check_grads, value_and_grad)
 
-
-def host(x):
-    if isinstance(x, Array):
-        return numpy.array(x.asnumpy())
-    return numpy.asarray(x)
-
-
-def close(actual, expected, rtol=1e-7, atol=1e-10):
-    actual = host(actual)
-    expected = numpy.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    numpy.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
-
-def rand(*shape, seed=0):
-    return numpy.random.default_rng(seed).standard_normal(shape)
+from autograd_support import close, host, rand
 
 
 def jvp(f, x, v):
