@@ -23,6 +23,7 @@ DISTRIBUTIONS = ["minpy-array", "minpy-autograd", "minpy-symbol", "minpy-jit", "
 
 HIGHER = {
     "minpy.numpy": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
+    "minpy.numpy.numpy_vspaces": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.scipy": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.scipy.stats": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
     "minpy.array": ["minpy.autograd", "minpy.symbol", "minpy.jit", "minpy.nn", "minpy.core"],
@@ -92,6 +93,7 @@ MODULE_ORDER = {
         "minpy.dispatch.auto", "minpy.dispatch.policy", "minpy.dispatch",
         "minpy.ops.operator", "minpy.ops.table", "minpy.ops",
         "minpy.numpy.fft", "minpy.numpy.linalg", "minpy.numpy.random", "minpy.numpy._index_tricks", "minpy.numpy",
+        "minpy.numpy.numpy_vspaces",  # HIPS autograd's module: not gathered by minpy.numpy, imports it
         # minpy.scipy: the table and the namespace builder, then the modules (each loads SciPy on first import)
         "minpy.scipy._signal", "minpy.scipy._table", "minpy.scipy._namespace", "minpy.scipy.special",
         "minpy.scipy.misc", "minpy.scipy.linalg", "minpy.scipy.signal", "minpy.scipy.integrate",
@@ -110,7 +112,8 @@ MODULE_ORDER = {
         # minpy.scipy's family: loaded by the rules package on first use; odeint's rules use the API
         "minpy.autograd.differential_operators", "minpy.autograd.rules._odeint", "minpy.autograd.rules.scipy",
         "minpy.autograd.rules", "minpy.autograd.gradcheck", "minpy.autograd.custom",
-        "minpy.autograd.builtins", "minpy.autograd.test_util", "minpy.autograd.extend", "minpy.autograd.core",
+        "minpy.autograd.builtins", "minpy.autograd.test_util", "minpy.autograd.util", "minpy.autograd.wrap_util",
+        "minpy.autograd.extend", "minpy.autograd.core",
         "minpy.autograd.misc.flatten", "minpy.autograd.misc.optimizers", "minpy.autograd.misc.fixed_points",
         "minpy.autograd.misc.tracers", "minpy.autograd.misc",
         "minpy.autograd.primitives", "minpy.autograd.differential", "minpy.autograd",

@@ -4,8 +4,10 @@ Expected values are derived by hand (or with plain NumPy on closed forms), never
 that compute run under each dispatch policy (the ``policy`` fixture).
 """
 import collections
+import contextlib
 import inspect
 import math
+import re
 import warnings
 
 import numpy
@@ -19,22 +21,7 @@ from minpy.autograd import (AutogradError, NoRuleError, checkpoint, deriv, eleme
                             jacobian, make_ggnvp, make_hvp, make_jvp, make_vjp, multigrad_dict,
                             tensor_jacobian_product, value_and_grad, vector_jacobian_product)
 
-
-def host(x):
-    if isinstance(x, Array):
-        return numpy.array(x.asnumpy())
-    return numpy.asarray(x)
-
-
-def close(actual, expected, rtol=1e-7, atol=1e-10):
-    actual = host(actual)
-    expected = numpy.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    numpy.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
-
-
-def rand(*shape, seed=0):
-    return numpy.random.default_rng(seed).standard_normal(shape)
+from autograd_support import close, host, rand
 
 
 # -- the names ----------------------------------------------------------------------------------------------------
@@ -50,7 +37,10 @@ HIPS_MODULES = {
     "core": ["make_vjp", "make_jvp", "vspace", "VSpace", "primitive_vjps", "primitive_jvps", "defvjp", "defjvp",
              "def_linear", "VJPNode", "JVPNode", "SparseObject"],
     "builtins": ["tuple", "list", "dict", "isinstance", "type"],
-    "test_util": ["check_grads", "combo_check"],
+    "test_util": ["check_grads", "combo_check", "scalar_close", "check_equivalent", "check_vjp", "check_jvp"],
+    "tracer": ["primitive", "notrace_primitive", "getval", "isbox"],
+    "util": ["subvals", "subval", "toposort", "quick_grad_check"],
+    "wrap_util": ["unary_to_nary", "wraps", "wrap_nary_f", "get_name"],
     "misc": ["flatten", "const_graph"],
     "misc.optimizers": ["sgd", "rmsprop", "adam"],
     "misc.flatten": ["flatten", "flatten_func"],
@@ -460,3 +450,221 @@ def test_old_import_paths():
     assert primitives.defvjp is ag.defvjp and primitives.Primitive is ag.Primitive
     assert callable(primitives.rule_for) and callable(primitives.check_rules_cover_table)
     assert differential.grad is ag.grad and tracer.AutogradError is AutogradError
+
+
+# -- HIPS's helper modules: tracer names, wrap_util, util, core's deprecated rule forms, array vector spaces -----
+def test_tracer_module_names_are_the_primitive_ones():
+    from minpy.autograd import primitive as minpy_primitive
+    from minpy.autograd.tracer import getval, isbox, primitive
+
+    assert primitive is minpy_primitive
+    seen = []
+
+    def f(x):
+        seen.append((isbox(x), getval(x)))
+        return x * 2.0
+    grad(f)(1.5)
+    assert seen == [(True, 1.5)]
+    assert not isbox(1.5) and getval([1.0, (2.0,)]) == [1.0, (2.0,)]
+
+
+def test_unary_to_nary_builds_an_argnum_operator(policy):
+    from minpy.autograd.core import make_vjp as unary_vjp
+    from minpy.autograd.wrap_util import unary_to_nary
+
+    @unary_to_nary
+    def my_grad(fun, x, scale=1.0):
+        vjp, _ = unary_vjp(fun, x)
+        g = vjp(1.0)
+        return tuple(scale * gi for gi in g) if type(g) is tuple else scale * g
+
+    def f(a, b):
+        return a * a * b
+
+    assert my_grad.__name__ == "my_grad"
+    close(my_grad(f)(3.0, 2.0), 12.0)
+    close(my_grad(f, 1)(3.0, 2.0), 9.0)
+    close(my_grad(f, 1, 2.0)(3.0, 2.0), 18.0)   # the operator's own arguments follow argnum
+    ga, gb = my_grad(f, (0, 1))(3.0, 2.0)
+    close(ga, 12.0)
+    close(gb, 9.0)
+    assert my_grad(f, 1).__name__ == "my_grad_of_f_wrt_argnum_1"
+    with pytest.raises(TypeError, match="argnum"):
+        my_grad(f, 1.0)
+
+
+def test_operators_are_named_and_documented_as_hips_names_them():
+    def foo(x):
+        return x
+    assert grad.__doc__.startswith("\n    Returns a function which computes the gradient")
+    assert grad(foo, 1).__name__ == "grad_of_foo_wrt_argnum_1"
+    assert grad(foo, 1).__doc__.startswith("    grad of function foo with respect to argument")
+
+
+def test_subvals_and_toposort():
+    from minpy.autograd.util import subval, subvals, toposort
+
+    assert subvals([1, 2, 3], [(0, "a"), (2, "c")]) == ("a", 2, "c")
+    assert subval((1, 2), 1, "b") == (1, "b")
+
+    class N:
+        def __init__(self, name, *parents):
+            self.name, self.parents = name, list(parents)
+    a = N("a")
+    b = N("b", a)
+    c = N("c", a)
+    d = N("d", b, c, b)   # b twice: still yielded once, after d
+    order = [n.name for n in toposort(d)]
+    assert sorted(order) == ["a", "b", "c", "d"]
+    # every node comes before its parents
+    for n in (b, c, d):
+        assert all(order.index(n.name) < order.index(p.name) for p in n.parents)
+
+
+@contextlib.contextmanager
+def deprecated(match):
+    """Expects a DeprecationWarning matching ``match``; other warnings in the block (a backend loading for the
+    first time) are dropped rather than re-raised, as ``pytest.warns`` would."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    assert any(issubclass(w.category, DeprecationWarning) and re.search(match, str(w.message)) for w in caught), \
+        [str(w.message) for w in caught]
+
+
+def test_core_primitive_takes_the_deprecated_rule_forms(policy):
+    from minpy.autograd.core import primitive as core_primitive
+    from minpy.autograd.test_util import check_grads as hips_check_grads
+
+    x, y = rand(2, 2, seed=1), rand(2, 2, seed=2)
+
+    @core_primitive
+    def mul_a(a, b):
+        return a * b
+    with deprecated("defgrad"):
+        mul_a.defgrad(lambda ans, a, b: lambda g: g * b)
+    with deprecated("defgrad"):
+        mul_a.defgrad(lambda ans, a, b: lambda g: g * a, argnum=1)
+    hips_check_grads(mul_a, modes=["rev"], order=1)(x, y)
+    hips_check_grads(mul_a, argnum=1, modes=["rev"], order=1)(x, y)
+
+    @core_primitive
+    def mul_b(a, b):
+        return a * b
+    spaces = []
+
+    def vjp_a(g, ans, vs, gvs, a, b):
+        spaces.append((vs.shape, gvs.shape))
+        return g * b
+    with deprecated("defvjp"):
+        mul_b.defvjp(vjp_a)
+    with deprecated("defvjp"):
+        mul_b.defvjp(lambda g, ans, vs, gvs, a, b: g * a, argnum=1)
+    close(grad(lambda a: np.sum(mul_b(a, y)))(x), y)
+    close(grad(lambda b: np.sum(mul_b(x, b)))(y), x)
+    assert spaces == [((2, 2), (2, 2))]
+
+    @core_primitive
+    def mul_zero(a, b):
+        return 0.0 * a * b
+    with deprecated("defvjp_is_zero"):
+        mul_zero.defvjp_is_zero([0, 1])
+    close(grad(lambda a, b: np.sum(mul_zero(a, b)), (0, 1))(x, y)[1], numpy.zeros((2, 2)))
+
+
+def test_quick_grad_check_is_deprecated_and_checks():
+    from minpy.autograd.core import primitive as core_primitive
+    from minpy.autograd.util import quick_grad_check
+
+    with deprecated("quick_grad_check"):
+        quick_grad_check(lambda x, y: x ** 2 + y, 1.0, (2.0,))
+
+    @core_primitive
+    def twice(x):
+        return 2.0 * x
+    with deprecated("defgrad"):
+        twice.defgrad(lambda ans, x: lambda g: 2.5 * g)   # wrong on purpose
+    with deprecated("quick_grad_check"), pytest.raises(AssertionError, match="twice"):
+        quick_grad_check(twice, 1.0)
+
+
+@pytest.mark.parametrize("value", [numpy.zeros((3, 2)), 0.0, 1j * numpy.zeros((2, 1)), [1.0, numpy.zeros((2,))],
+                                   {"a": (0.0, 1j), "b": numpy.zeros(2)}])
+def test_array_vector_spaces_are_minpy_numpys(policy, value):
+    import minpy.numpy.numpy_vspaces as nvs
+    from minpy.autograd.vspace import vspace
+
+    vs = vspace(value)
+    if isinstance(value, (list, dict)):
+        assert not isinstance(vs, nvs.ArrayVSpace)
+    else:
+        assert isinstance(vs, nvs.ArrayVSpace)
+        assert isinstance(vs, nvs.ComplexArrayVSpace) == numpy.iscomplexobj(value)
+    basis = list(vs.standard_basis())
+    assert len(basis) == vs.size
+    for i, u in enumerate(basis):   # orthonormal under the real inner product
+        for j, w in enumerate(basis):
+            assert abs(float(vs.inner_prod(u, w)) - (i == j)) < 1e-12
+    numpy.random.seed(0)
+    x, y = vs.randn(), vs.randn()
+    assert vspace(vs.add(x, y)) == vs
+    lhs = float(vs.inner_prod(vs.scalar_mul(vs.add(x, y), 2.0), x))
+    rhs = 2.0 * (float(vs.inner_prod(x, x)) + float(vs.inner_prod(y, x)))
+    assert abs(lhs - rhs) < 1e-9
+    assert abs(float(vs.inner_prod(vs.ones(), vs.ones())) - vs.size) < 1e-12
+
+
+# -- the README's API table -------------------------------------------------------------------------------------------
+def _readme_api_names():
+    """The names in the first column of the API table of minpy-autograd's README, as dotted paths under
+    ``minpy.autograd`` (``a.b.c``/``d`` names ``a.b.d`` too; ``.method`` after a name is skipped)."""
+    import pathlib
+
+    readme = pathlib.Path(__file__).resolve().parents[2] / "packages" / "minpy-autograd" / "README.md"
+    text = readme.read_text()
+    table = text[text.index("## Public API"):text.index("What each lacks")]
+    names = []
+    for row in table.splitlines():
+        if not row.startswith("| `") or row.startswith("| `minpy.autograd` |"):
+            continue
+        cell = row.split("|")[1]
+        prefix, end = "", 0
+        for m in re.finditer(r"`([^`]+)`", cell):
+            between, end = cell[end:m.start()], m.end()
+            name = m.group(1).split("(")[0].strip()
+            if name.startswith(".") or name.startswith("minpy.autograd"):
+                continue
+            if between.strip() == "/":
+                name = prefix + name
+            prefix = name.rpartition(".")[0] + "." if "." in name else ""
+            names.append(name)
+    return names
+
+
+def test_readme_api_table_names_exist():
+    import importlib
+
+    names = _readme_api_names()
+    assert len(names) > 50
+    missing = []
+    for name in names:
+        obj = ag
+        for part in name.split("."):
+            if hasattr(obj, part):
+                obj = getattr(obj, part)
+            elif inspect.ismodule(obj):
+                try:
+                    obj = importlib.import_module(f"{obj.__name__}.{part}")
+                except ImportError:
+                    missing.append(name)
+                    break
+            else:
+                missing.append(name)
+                break
+    assert not missing, f"the README's API table names what minpy.autograd does not have: {missing}"
+
+
+def test_readme_api_table_lists_every_public_name():
+    listed = {part for name in _readme_api_names() for part in name.split(".")}
+    unlisted = sorted(set(ag.__all__) - listed - {"Tracer"})  # Tracer: listed as extend.Box, its HIPS name
+    assert not unlisted, f"public names of minpy.autograd missing from its README's API table: {unlisted}"

@@ -32,7 +32,9 @@ def _wraps(fun, op_name, argnum):
         name = getattr(fun, "__name__", "function")
         f.__name__ = f"{op_name}_of_{name}_wrt_argnum_{argnum}"
         f.__qualname__ = f.__name__
-        f.__doc__ = f"{op_name} of {name} with respect to argument(s) {argnum}; takes {name}'s arguments."
+        # indented as HIPS autograd's are (code checks the first words)
+        f.__doc__ = (f"    {op_name} of function {name} with respect to argument number(s) {argnum}; takes {name}'s "
+                     "arguments.")
         f.__wrapped__ = fun
         return f
     return decorate
@@ -137,9 +139,12 @@ def value_and_grad(fun, argnum=0):
 
 
 def grad(fun, argnum=0):
-    """The gradient of scalar-valued ``fun`` with respect to argument(s) ``argnum``, in the argument's structure
-    and dtype. For a real-valued function of complex inputs it is HIPS autograd's ``du/dx - i du/dy`` (its
-    conjugate points uphill); see ``holomorphic_grad`` for complex-valued holomorphic functions."""
+    """
+    Returns a function which computes the gradient of scalar-valued ``fun`` with respect to argument(s)
+    ``argnum``, in the argument's structure and dtype. For a real-valued function of complex inputs it is HIPS
+    autograd's ``du/dx - i du/dy`` (its conjugate points uphill); see ``holomorphic_grad`` for complex-valued
+    holomorphic functions.
+    """
     vg = value_and_grad(fun, argnum)
 
     @_wraps(fun, "grad", argnum)

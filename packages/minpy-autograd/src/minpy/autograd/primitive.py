@@ -10,6 +10,7 @@ import functools
 from minpy.array import Array
 from minpy.autograd import registry
 from minpy.autograd.errors import AutogradError, NoRuleError
+from minpy.autograd import tracer as _tracer_module
 from minpy.autograd.tracer import Tangent, Tracer, _find_top, _unbox, record
 
 
@@ -119,5 +120,13 @@ def getval(x):
 def isbox(x):
     return type(x) is Tracer
 
+
+# HIPS autograd defines ``primitive``, ``notrace_primitive``, ``getval`` and ``isbox`` in ``autograd.tracer``, and
+# its users import them from there. MinPy's tracer sits below this module (it cannot import it), so this layer
+# adds the names to the tracer module: importing ``minpy.autograd.tracer`` runs ``minpy.autograd``'s __init__
+# first, which imports this module, so ``from minpy.autograd.tracer import primitive`` always finds them.
+for _name in ("primitive", "notrace_primitive", "getval", "isbox"):
+    setattr(_tracer_module, _name, globals()[_name])
+del _name
 
 __all__ = ["Primitive", "primitive", "notrace_primitive", "getval", "isbox", "AutogradError", "Array"]
