@@ -47,6 +47,15 @@ COMPLEX = [n for n in DIFFERENTIABLE if S.hints(OPS[n]).get("complex")]
 MXNET = [n for n in DIFFERENTIABLE if "mxnet" in OPS[n].impls]
 FIRST_EXAMPLES = max(1, settings.default.max_examples // 5)
 SECOND_EXAMPLES = max(1, settings.default.max_examples // 12)
+# The rules are minpy.numpy code, so a policy decides where their operators run (MXNet under prefer_mxnet and
+# auto): every test runs under each policy, the MXNet ones (which need MXNet) with a smaller budget.
+POLICIES = ["only_numpy", pytest.param("prefer_mxnet", marks=pytest.mark.mxnet),
+            pytest.param("auto", marks=pytest.mark.mxnet)]
+MXNET_EXAMPLES = max(1, settings.default.max_examples // 25)
+
+
+def _examples(policy, budget):
+    return budget if policy == "only_numpy" else min(budget, MXNET_EXAMPLES)
 
 
 def _get(call, where):
@@ -121,33 +130,37 @@ def _check(name, data, order, policy="only_numpy", complex_=False):
             check_grads(f, modes=("fwd", "rev"), order=order)(x)
 
 
+def _run(name, policy, order, budget, complex_=False):
+    @settings(max_examples=_examples(policy, budget))
+    @given(data=st.data())
+    def run(data):
+        _check(name, data, order, policy=policy, complex_=complex_)
+    run()
+
+
+@pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("name", DIFFERENTIABLE)
-@settings(max_examples=FIRST_EXAMPLES)
-@given(data=st.data())
-def test_first_order(name, data):
-    _check(name, data, 1)
+def test_first_order(name, policy):
+    _run(name, policy, 1, FIRST_EXAMPLES)
 
 
+@pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("name", SECOND_ORDER)
-@settings(max_examples=SECOND_EXAMPLES)
-@given(data=st.data())
-def test_second_order(name, data):
-    _check(name, data, 2)
+def test_second_order(name, policy):
+    _run(name, policy, 2, SECOND_EXAMPLES)
 
 
+@pytest.mark.parametrize("policy", POLICIES)
 @pytest.mark.parametrize("name", COMPLEX)
-@settings(max_examples=SECOND_EXAMPLES)
-@given(data=st.data())
-def test_complex(name, data):
-    _check(name, data, 2, complex_=True)
+def test_complex(name, policy):
+    _run(name, policy, 2, SECOND_EXAMPLES, complex_=True)
 
 
 @pytest.mark.mxnet
 @pytest.mark.parametrize("name", MXNET)
-@settings(max_examples=SECOND_EXAMPLES)
-@given(data=st.data())
-def test_mxnet_routes(name, data):
-    _check(name, data, 2, policy="prefer_mxnet")
+def test_mxnet_routes(name):
+    # the operators with MXNet kernels of their own, under prefer_mxnet with the full second-order budget
+    _run(name, "prefer_mxnet", 2, SECOND_EXAMPLES)
 
 
 def test_every_differentiable_operator_has_rules():
@@ -164,13 +177,68 @@ def test_non_differentiable_arguments_raise():
         grad(lambda v: np.sum(minpy.scipy.special.jv(v, 2.0)))(1.5)
 
 
-def test_odeint_second_order_says_it_is_missing():
-    from minpy.autograd import grad
-    from minpy.autograd.errors import AutogradError
+def test_odeint_second_derivative_of_a_linear_system():
+    # y' = -k y: y(t) = y0 exp(-k t), so d2 y(t)/dk2 = y0 t^2 exp(-k t), reverse over reverse and forward over reverse
+    from minpy.autograd import deriv, grad
 
-    def final(y0):
-        ys = minpy.scipy.integrate.odeint(lambda y, t: -y, y0, onp.array([0.0, 0.5]))
+    def final(k):
+        ys = minpy.scipy.integrate.odeint(lambda y, t, kk: -kk * y, np.array([2.0]), onp.array([0.0, 0.5]),
+                                          args=(k,), rtol=1e-11, atol=1e-11)
         return np.sum(ys[-1])
-    assert abs(float(grad(final)(np.array([1.0]))) - onp.exp(-0.5)) < 1e-6
-    with pytest.raises(AutogradError, match="first derivatives only"):
-        grad(grad(final))(np.array([1.0]))
+    k = 0.8
+    assert abs(float(grad(final)(k)) + 2.0 * 0.5 * onp.exp(-0.4)) < 1e-7
+    want = 2.0 * 0.25 * onp.exp(-0.4)
+    assert abs(float(grad(grad(final))(k)) - want) < 1e-6
+    assert abs(float(deriv(grad(final))(k)) - want) < 1e-6
+
+
+# -- cases the generated tests do not reach -----------------------------------------------------------------------
+def test_mvn_singular_covariance_matches_scipy_and_differentiates():
+    import scipy.stats as ss
+    from minpy.autograd import grad
+
+    mvn = minpy.scipy.stats.multivariate_normal
+    rng = onp.random.default_rng(3)
+    basis = onp.linalg.qr(rng.standard_normal((4, 4)))[0]
+    cov = basis[:, :2] @ onp.diag([1.5, 0.7]) @ basis[:, :2].T   # rank 2, not axis-aligned
+    mean = rng.standard_normal(4)
+    inside = mean + basis[:, :2] @ onp.array([0.3, -0.8])
+    outside = inside + 0.5 * basis[:, 3]
+    points = onp.stack([inside, outside])
+    for fn in ("logpdf", "pdf"):
+        got = onp.asarray(getattr(mvn, fn)(points, mean, cov, allow_singular=True).asnumpy())
+        want = getattr(ss.multivariate_normal, fn)(points, mean, cov, allow_singular=True)
+        onp.testing.assert_allclose(got, want, rtol=1e-10)
+    with pytest.raises(onp.linalg.LinAlgError):
+        mvn.logpdf(inside, mean, cov)   # as SciPy: singular without allow_singular
+    # along the support, the derivative in x is -pinv(cov) (x - mean) (finite differences stay on the support)
+    g = grad(lambda x: mvn.logpdf(x, mean, cov, allow_singular=True))(inside)
+    onp.testing.assert_allclose(onp.asarray(g.asnumpy()), -onp.linalg.pinv(cov) @ (inside - mean), atol=1e-10)
+
+    def along_support(c, d):   # x and the mean moved inside the support only
+        return mvn.logpdf(mean + np.dot(basis[:, :2], c), mean + np.dot(basis[:, :2], d), cov, allow_singular=True)
+    onp.random.seed(0)
+    check_grads(along_support, argnum=(0, 1), modes=("fwd", "rev"), order=2)(onp.array([0.3, -0.8]),
+                                                                            onp.array([0.1, 0.2]))
+
+
+def test_sqrtm_of_a_matrix_with_negative_eigenvalues():
+    # a real symmetric matrix with a negative eigenvalue has a complex square root; both modes to second order
+    rng = onp.random.default_rng(5)
+    q = onp.linalg.qr(rng.standard_normal((3, 3)))[0]
+    a = q @ onp.diag([2.0, 0.7, -0.6]) @ q.T
+
+    def symmetric_sqrtm(x):
+        return minpy.scipy.linalg.sqrtm((x + np.swapaxes(x, -1, -2)) / 2.0)
+    onp.random.seed(0)
+    check_grads(symmetric_sqrtm, modes=("fwd", "rev"), order=2)(a)
+
+
+@pytest.mark.parametrize("fn", ["sqrtm", "expm", "logm"])
+def test_matrix_functions_of_complex_matrices_are_holomorphic(fn):
+    # HIPS autograd's convention for a holomorphic function: the VJP is the transposed derivative, unconjugated
+    rng = onp.random.default_rng(6)
+    a = onp.eye(3) * 2.0 + 0.3 * (rng.standard_normal((3, 3)) + 1j * rng.standard_normal((3, 3)))
+    f = getattr(minpy.scipy.linalg, fn)
+    onp.random.seed(0)
+    check_grads(f, modes=("fwd", "rev"), order=2)(a)

@@ -32,7 +32,11 @@ Test hints (``test=``), the vocabulary of ``tests/array/scipy_strategies.py``:
 
 Tolerances: as in :mod:`minpy.ops.table` (rtol 1e-3 float16, 1e-5/atol 1e-6 float32, 1e-10 float64, for
 results of other backends than NumPy; a ``tol`` widens them with a note). Gradients are checked against
-central finite differences with rtol 1e-5 unless ``tol`` gives ``grad_rtol``/``grad_atol`` with a note.
+central finite differences (step 1e-6) by HIPS autograd's check (``minpy.autograd.test_util.check_grads``:
+inner products along random directions agree within 1e-6, absolutely or relatively), in both modes, to second
+order, under every dispatch policy; no operator needs a wider tolerance. The exceptions to the plain check are
+test hints with a ``note`` saying why: ``order: 1`` (none today), ``fixed`` settings (``odeint``'s integration
+tolerances), ``symmetric`` and ``simplex`` arguments.
 """
 from minpy.backends.base import Impl
 from minpy.scipy import _signal
@@ -249,12 +253,12 @@ for _name, _test in _LINALG.items():
     declare("linalg." + _name, kind="linalg", test=_test)
 
 # -- scipy.integrate -------------------------------------------------------------------------------------------
-# odeint's gradient is the adjoint method (HIPS autograd's): with respect to y0, the times and the extra arguments.
+# odeint's gradient is the adjoint method (HIPS autograd's): with respect to y0, the times and the extra arguments,
+# to any order (the rules integrate augmented systems with odeint itself).
 declare("integrate.odeint", test={"args": ("ode_func", "ode_y0", "ode_t"), "kwargs": {"args": "ode_args"},
-                                  "wrt": (1, 2, "args"), "order": 1, "fixed": {"rtol": 1e-10, "atol": 1e-10},
-                                  "note": "first derivatives only: the adjoint and sensitivity integrations run "
-                                          "on SciPy, outside any trace (a second derivative raises); tight "
-                                          "integration tolerances, so that finite differences of 1e-6 resolve"})
+                                  "wrt": (1, 2, "args"), "fixed": {"rtol": 1e-10, "atol": 1e-10},
+                                  "note": "tight integration tolerances, so that finite differences of 1e-6 "
+                                          "resolve the derivatives"})
 
 #: names of ``minpy.scipy.misc`` (HIPS autograd's ``autograd.scipy.misc``): the operators of ``special`` that SciPy
 #: once kept in ``scipy.misc``

@@ -7,38 +7,24 @@ time ``t[i]`` (i > 0) is ``g[i] . f(y[i], t[i])`` and for ``t[0]`` ``-a . f(y0, 
 adjoint at ``t[0]`` before ``g[0]`` is added (y[0] is y0 wherever t[0] is). Forward mode
 integrates the sensitivities forwards (``s' = df/dy s + df/dargs u``).
 
-The products with ``df/dy`` and ``df/dargs`` are taken by minpy.autograd on ``func`` itself; the integrations
-run on SciPy, outside any trace, so these rules give first derivatives only: differentiating them again
-(a Hessian, a VJP inside a JVP) raises :class:`NoRuleError` rather than giving a wrong answer.
+Both are written in ``minpy.numpy`` around ``odeint`` itself: the augmented systems are integrated by the
+``minpy.scipy.integrate.odeint`` operator, with the values the rule depends on (the solution, the output's
+gradient or the tangent, the times, the extra arguments) passed as its initial state, times and ``args``, and
+the products with ``df/dy`` and ``df/dargs`` taken by minpy.autograd on ``func`` inside the augmented dynamics.
+So when an outer trace differentiates a rule, it differentiates ``odeint`` of the augmented system by these
+same rules: derivatives to any order, in both modes and across them (each order integrates a system twice the
+size of the one before).
 """
 import threading
 
-import numpy as onp
-
-from minpy.array import Array
+import minpy.numpy as np
 from minpy.autograd import registry
 from minpy.autograd.errors import NoRuleError
-from minpy.autograd.rules._util import declared, match
-from minpy.autograd.tracer import Tracer
+from minpy.autograd.rules._util import declared, match, shape_of
 
 NAME = "scipy.integrate.odeint"
 PARAMS = ("func", "y0", "t", "args")
 _CACHE = threading.local()
-
-
-def _host(x):
-    if isinstance(x, Array):
-        return x.asnumpy()
-    return onp.asarray(x, dtype=float)
-
-
-def _nested(*values):
-    """Whether a value is boxed by a trace (the rule runs inside another derivative)."""
-    def boxed(v):
-        if isinstance(v, (tuple, list)):
-            return any(boxed(x) for x in v)
-        return isinstance(v, Tracer)
-    return any(boxed(v) for v in values)
 
 
 def _bind(args, kwargs):
@@ -60,123 +46,115 @@ def _which(argpos):
     raise NoRuleError(f"minpy.scipy.integrate.odeint: no derivative with respect to argument {argpos!r}")
 
 
-def _second_order():
-    return NoRuleError("minpy.scipy.integrate.odeint: its derivative rules (the adjoint method on SciPy) give "
-                       "first derivatives only; a second derivative of odeint is not available")
+def _odeint(func, y0, times, extra, options):
+    """The ``odeint`` operator (traced where its arguments are), with the caller's integration options."""
+    import minpy.scipy.integrate as integrate
+
+    settings = {k: options[k] for k in ("rtol", "atol", "mxstep", "hmax", "hmin", "h0", "mxordn", "mxords",
+                                        "tcrit", "ixpr", "mxhnil") if options.get(k) is not None}
+    return integrate.odeint(func, y0, times, args=tuple(extra), **settings)
 
 
-def _vjp_parts(func, t, extra):
-    """``(f(y, t), a^T df/dy, a^T df/dargs)`` as host arrays, by minpy.autograd on ``func``."""
+def _flat(x):
+    return np.reshape(x, (-1,))
+
+
+def _adjoint(func, t, extra, ans, g, options):
+    """Gradients for ``y0``, ``t`` and each of ``args``: ``(gy0, gt, [gargs])``."""
     from minpy.autograd.differential_operators import make_vjp
 
-    def parts(y, time, a):
-        vjp, f = make_vjp(lambda yy, xs: func(yy, time, *xs), (0, 1))(Array(y), tuple(Array(e) for e in extra))
-        gy, gargs = vjp(Array(a))
-        return _host(f), _host(gy), [_host(g) for g in gargs]
-    return parts
+    points, n = shape_of(ans)
+    sizes = [int(_size(e)) for e in extra]
 
-
-def _adjoint(func, y0, t, extra, ans, g, options):
-    """Gradients for ``y0``, ``t`` and each of ``args``."""
-    from scipy.integrate import odeint
-
-    ys, g, times = _host(ans), _host(g), _host(t)
-    extra = tuple(_host(e) for e in extra)
-    n = ys.shape[1]
-    sizes = [e.size for e in extra]
-    parts = _vjp_parts(func, times, extra)
-
-    def dynamics(state, time):
+    def dynamics(state, time, *xs):
+        # (y, a, a_args)' = (f, -a^T df/dy, -a^T df/dargs); xs are odeint's args: the extra arguments
         y, a = state[:n], state[n:2 * n]
-        f, ay, aargs = parts(y, time, a)
-        return onp.concatenate([f, -ay] + [-x.ravel() for x in aargs])
+        vjp, f = make_vjp(lambda yy, xx: func(yy, time, *xx), (0, 1))(y, tuple(xs))
+        gy, gxs = vjp(a)
+        return np.concatenate([f, -gy] + [-_flat(gx) for gx in gxs])
 
-    a = g[-1].copy()
-    aargs = onp.zeros(sum(sizes))
-    gt = onp.zeros_like(times)
-    for i in range(len(times) - 1, 0, -1):
-        f = parts(ys[i], times[i], a)[0]
-        gt[i] = g[i] @ f
-        state = onp.concatenate([ys[i], a, aargs])
-        rtol, atol = options.get("rtol"), options.get("atol")
-        state = odeint(dynamics, state, onp.array([times[i], times[i - 1]]), rtol=rtol, atol=atol,
-                       mxstep=options.get("mxstep", 0))[-1]
+    a = g[points - 1]
+    a_args = np.zeros(sum(sizes), dtype=ans.dtype)
+    gt = [None] * points
+    for i in range(points - 1, 0, -1):
+        gt[i] = np.dot(g[i], func(ans[i], t[i], *extra))
+        state = np.concatenate([ans[i], a, a_args])
+        state = _odeint(dynamics, state, _vector([t[i], t[i - 1]]), extra, options)[1]
         a = state[n:2 * n] + g[i - 1]
-        aargs = state[2 * n:]
-    f0 = parts(ys[0], times[0], a)[0]
-    gt[0] = -((a - g[0]) @ f0)  # moving t[0] moves the later states, not y[0] (which is y0)
-    out, start = [], 0
+        a_args = state[2 * n:]
+    # moving t[0] moves the later states, not y[0] (which is y0)
+    gt[0] = -np.dot(a - g[0], func(ans[0], t[0], *extra))
+    gargs, start = [], 0
     for e, size in zip(extra, sizes):
-        out.append(aargs[start:start + size].reshape(e.shape))
+        gargs.append(np.reshape(a_args[start:start + size], shape_of(e)))
         start += size
-    return a, gt, out
+    return a, _vector(gt), gargs
+
+
+def _vector(scalars):
+    """A 1-d array of 0-d values (traced or not)."""
+    return np.concatenate([np.reshape(s, (1,)) for s in scalars])
+
+
+def _size(x):
+    size = 1
+    for d in shape_of(x):
+        size *= d
+    return size
 
 
 def _vjp(argpos, g, ans, args, kwargs):
     which, item = _which(argpos)
-    if _nested(g, ans, args, kwargs):
-        raise _second_order()
     func, y0, t, extra, options = _bind(args, kwargs)
     cached = getattr(_CACHE, "last", None)
     if cached is not None and cached[0] is g and cached[1] is ans:
         grads = cached[2]
     else:
-        grads = _adjoint(func, y0, t, extra, ans, g, options)
+        grads = _adjoint(func, t, extra, ans, g, options)
         _CACHE.last = (g, ans, grads)  # the backward pass asks for y0, t and args in turn
     gy0, gt, gargs = grads
     if which == "y0":
-        return match(Array(gy0), y0)
+        return match(gy0, y0)
     if which == "t":
-        return match(Array(gt), t)
-    return match(Array(gargs[item]), extra[item])
+        return match(gt, t)
+    return match(gargs[item], extra[item])
 
 
 def _jvp(argpos, tangent, ans, args, kwargs):
-    from scipy.integrate import odeint
-
     from minpy.autograd.differential_operators import make_jvp
 
     which, item = _which(argpos)
-    if _nested(tangent, ans, args, kwargs):
-        raise _second_order()
     func, y0, t, extra, options = _bind(args, kwargs)
-    ys, times = _host(ans), _host(t)
-    extra = tuple(_host(e) for e in extra)
-    n = ys.shape[1]
-    u = _host(tangent)
+    points, n = shape_of(ans)
+    k = len(extra)
 
-    def f_at(y, time):
-        return _host(func(Array(y), time, *[Array(e) for e in extra]))
-
-    def along(y, time, s):  # df/dy s (+ df/dargs u for the argument differentiated)
+    def dynamics(state, time, *xs):
+        # (y, s)' = (f, df/dy s [+ df/dargs u]); xs: the extra arguments, then u for an extra argument
+        y, s = state[:n], state[n:]
         if which == "args":
-            xs = [Array(e) for e in extra]
-
             def h(yy, x):
-                call = list(xs)
+                call = list(xs[:k])
                 call[item] = x
                 return func(yy, time, *call)
-            return _host(make_jvp(h, (0, 1))(Array(y), Array(extra[item]))((Array(s), Array(u)))[1])
-        return _host(make_jvp(lambda yy: func(yy, time, *[Array(e) for e in extra]))(Array(y))(Array(s))[1])
+            f, ds = make_jvp(h, (0, 1))(y, xs[item])((s, xs[k]))
+        else:
+            f, ds = make_jvp(lambda yy: func(yy, time, *xs[:k]))(y)(s)
+        return np.concatenate([f, ds])
 
     if which == "y0":
-        s0 = u
+        s0 = np.reshape(tangent, (n,))
     elif which == "t":
-        s0 = -f_at(ys[0], times[0]) * u[0]
+        s0 = -func(ans[0], t[0], *extra) * tangent[0]
     else:
-        s0 = onp.zeros(n)
-
-    def dynamics(state, time):
-        y, s = state[:n], state[n:]
-        return onp.concatenate([f_at(y, time), along(y, time, s)])
-
-    sens = odeint(dynamics, onp.concatenate([ys[0], s0]), times, rtol=options.get("rtol"),
-                  atol=options.get("atol"), mxstep=options.get("mxstep", 0))[:, n:]
+        s0 = np.zeros(n, dtype=ans.dtype)
+    passed = tuple(extra) + ((tangent,) if which == "args" else ())
+    sens = _odeint(dynamics, np.concatenate([ans[0], s0]), t, passed, options)[:, n:]
     if which == "t":
-        for i in range(1, len(times)):
-            sens[i] += f_at(ys[i], times[i]) * u[i]
-        sens[0] = 0.0  # y(t[0]) is y0 wherever t[0] is
-    return Array(sens.astype(ys.dtype, copy=False))
+        # y(t[i]) moves with t[i] along f; y(t[0]) is y0 wherever t[0] is
+        rows = [np.zeros(n, dtype=ans.dtype)] + [sens[i] + func(ans[i], t[i], *extra) * tangent[i]
+                                                 for i in range(1, points)]
+        sens = np.stack(rows)
+    return sens
 
 
 def install():

@@ -353,11 +353,50 @@ def _mvn_parts(x, mean, cov):
     return mean, cov, d
 
 
+def _host(x):
+    """The NumPy value of ``x`` (boxes removed), for decisions made on the host."""
+    x = value_of(x)
+    return x.asnumpy() if hasattr(x, "asnumpy") else x
+
+
+def _negligible(cov):
+    """SciPy's cutoff for a covariance's eigenvalues (``stats._multivariate._PSD``): those at most ``eps`` count as
+    zero; ``(eps, how many do)``."""
+    s = onp.linalg.eigvalsh(onp.asarray(_host(cov)))
+    factor = 1e3 if s.dtype == onp.float32 else 1e6
+    eps = factor * onp.finfo(s.dtype).eps * onp.max(onp.abs(s))
+    return eps, int(onp.sum(s <= eps))
+
+
+def _singular_logpdf(dev, cov, d, eps):
+    # A covariance of rank r < d: the density of the r-dimensional normal on its support (SciPy's
+    # allow_singular=True): the pseudo-inverse and pseudo-determinant over the eigenvectors kept, and -inf off
+    # the support (a deviation with a component along a dropped eigenvector longer than 1e3 eps).
+    s, u = np.linalg.eigh(cov)
+    keep = onp.asarray(_host(s)) > eps
+    rank = int(onp.sum(keep))
+    kept_idx = onp.nonzero(keep)[0]
+    dropped_idx = onp.nonzero(~keep)[0]
+    proj = np.matmul(dev, np.take(u, kept_idx, axis=1))      # coordinates along the kept eigenvectors
+    maha = np.sum(proj * proj / np.take(s, kept_idx), axis=-1)
+    log_pdet = np.sum(np.log(np.take(s, kept_idx)))
+    out = -0.5 * (rank * _LOG_2PI + log_pdet + maha)
+    off = onp.linalg.norm(onp.asarray(_host(np.matmul(dev, np.take(u, dropped_idx, axis=1)))), axis=-1)
+    outside = off >= 1e3 * eps
+    if onp.any(outside):
+        out = np.where(outside, -onp.inf, out)
+    return out
+
+
 def _multivariate_normal():
     def logpdf(x, mean=None, cov=1, allow_singular=False):
         mean, cov, d = _mvn_parts(x, mean, cov)
         points = np.reshape(x, (-1, d))
         dev = points - mean
+        if allow_singular:
+            eps, zero = _negligible(cov)
+            if zero:
+                return np.squeeze(_singular_logpdf(dev, cov, d, eps))
         sol = np.linalg.solve(cov, swapT(dev))
         maha = np.sum(swapT(dev) * sol, axis=0)
         return np.squeeze(-0.5 * (d * _LOG_2PI + np.linalg.slogdet(cov)[1] + maha))  # SciPy squeezes too
@@ -525,8 +564,9 @@ def _linalg(module):
 
     # matrix functions: f([[A, E], [0, A]]) = [[f(A), L(A, E)], [0, f(A)]], with L the Frechet derivative of f
     # at A in the direction E; the VJP is L(A^T, G) (for f with a power series of real coefficients)
-    for fn_name in ("sqrtm", "expm", "logm"):
+    for fn_name in ("expm", "logm"):
         _matrix_function(fn_name, getattr(sl, fn_name))
+    _sqrtm(sl)
 
 
 def _frechet(f, a, e):
@@ -549,12 +589,42 @@ def _matrix_function(fn_name, f):
     def vjp_rule(argpos, g, ans, args, kwargs):
         check(argpos)
         a = args[0] if args else kwargs["A"]
-        return match(_frechet(f, _herm(a), g), a)
+        # holomorphic: the transpose of L, L(A^T, G), unconjugated (HIPS autograd's convention)
+        return match(_frechet(f, swapT(a), g), a)
 
     def jvp_rule(argpos, t, ans, args, kwargs):
         check(argpos)
         a = args[0] if args else kwargs["A"]
         return _frechet(f, a, t)
+    registry.install_vjp(name, vjp_rule)
+    registry.install_jvp(name, jvp_rule)
+
+
+def _sqrtm(sl):
+    # S = sqrtm(A): S dS + dS S = dA, a Sylvester equation for dS (its transpose: S^T X + X S^T = G). Better
+    # conditioned than the block form, whose 2n (4n at second order) matrix has every eigenvalue
+    # repeated, where SciPy's sqrtm loses all accuracy. Holomorphic: transposes, not conjugates.
+    name = "scipy.linalg.sqrtm"
+    if not declared(name):
+        return
+
+    def check(argpos):
+        if argpos not in (0, "A"):
+            raise NoRuleError(f"{public_name(name)}: no derivative with respect to argument {argpos!r}")
+
+    def root(ans):
+        return ans[0] if type(ans) is tuple else ans  # sqrtm(A, disp=False) returns (S, error estimate)
+
+    def vjp_rule(argpos, g, ans, args, kwargs):
+        check(argpos)
+        a = args[0] if args else kwargs["A"]
+        st = swapT(root(ans))
+        return match(sl.solve_sylvester(st, st, g), a)
+
+    def jvp_rule(argpos, t, ans, args, kwargs):
+        check(argpos)
+        s = root(ans)
+        return sl.solve_sylvester(s, s, t)
     registry.install_vjp(name, vjp_rule)
     registry.install_jvp(name, jvp_rule)
 
