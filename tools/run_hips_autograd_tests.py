@@ -45,14 +45,29 @@ _RENAMES = [
 ]
 
 
+#: ``import autograd.x`` (no ``as``) binds the name ``autograd``; code then uses the module path itself
+_BINDS_AUTOGRAD = re.compile(r"^\s*import\s+autograd\b(?![^#\n]*\bas\b)", re.MULTILINE)
+#: a module path used in code: ``autograd.scipy.signal.convolve(...)`` (not inside a string)
+_QUALIFIED = re.compile(r"(?<![\w.'\"])autograd\.(?:(numpy|scipy)\b)?")
+
+
+def _rename_qualified(match):
+    return f"minpy.{match.group(1)}" if match.group(1) else "minpy.autograd."
+
+
 def rename_imports(text):
-    """The renames a user makes: in ``import``/``from`` statements only (module paths in strings stay)."""
+    """The renames a user makes: the module paths in ``import``/``from`` statements, and, in a file whose
+    ``import autograd.x`` binds the name ``autograd``, the same paths where code spells them out
+    (``autograd.scipy.signal.convolve(...)`` -> ``minpy.scipy.signal.convolve(...)``). Paths in strings stay."""
+    qualified = bool(_BINDS_AUTOGRAD.search(text))
     out = []
     for line in text.splitlines(keepends=True):
         stripped = line.lstrip()
         if stripped.startswith(("import ", "from ")) and "autograd" in stripped:
             for pattern, new in _RENAMES:
                 line = pattern.sub(new, line)
+        elif qualified:
+            line = _QUALIFIED.sub(_rename_qualified, line)
         out.append(line)
     return "".join(out)
 
