@@ -1,5 +1,6 @@
 """Operator coverage report: every public callable of numpy, numpy.random, numpy.linalg and numpy.fft, and
-how minpy.numpy serves it (native on MXNet / NumPy by design / NumPy fallback / missing).
+how minpy.numpy serves it (native on MXNet / NumPy by design / NumPy fallback / missing); then the operators
+of minpy.scipy's table (native on MXNet / SciPy) and how many SciPy functions each module mirrors.
 
 Generated from the operator table (minpy.ops.table) and the installed NumPy; nothing here lists operators.
 
@@ -97,7 +98,57 @@ def report():
     extra = sorted(n for n, op in operators.items() if "." not in n and not hasattr(numpy, n))
     if extra:
         lines += ["", "Operators minpy adds for Array methods and indexing: " + ", ".join(f"`{n}`" for n in extra)]
+    lines += scipy_section()
     return "\n".join(lines) + "\n", counts
+
+
+def scipy_section():
+    """The lines of the ``minpy.scipy`` part: every operator its table declares (kind, differentiable, MXNet
+    kernel, notes), and how many other SciPy functions each module mirrors on NumPy/SciPy without a gradient."""
+    import importlib
+
+    import minpy.scipy
+    from minpy.scipy import _table
+
+    lines = ["", "## minpy.scipy", ""]
+    if not minpy.scipy.available():
+        return lines + ["SciPy is not installed here: its operators are registered when SciPy is."]
+    import scipy
+
+    lines += [f"With SciPy {scipy.__version__}.", ""]
+    for module in minpy.scipy.SUBMODULES:
+        importlib.import_module("minpy.scipy." + module)
+    operators = all_operators("scipy")
+    declared = {r["name"]: r for r in _table.RECORDS}
+    mirrored = {}
+    for name in operators:
+        if name not in declared:
+            module = name.split(".")[1] if not name.startswith("scipy.stats.") else "stats"
+            mirrored[module] = mirrored.get(module, 0) + 1
+    native = sum(1 for n in declared if n in operators and operators[n].impls)
+    differentiable = sum(1 for r in declared.values() if r["differentiable"] is True)
+    lines += [
+        f"Declared in `minpy.scipy._table`: **{len(declared)}** operators, differentiable **{differentiable}**, "
+        f"with an MXNet kernel **{native}** (the others run on SciPy). Mirrored from SciPy without a gradient "
+        "(NumPy/SciPy only; a traced float reaching one raises): "
+        + ", ".join(f"`{m}` **{c}**" for m, c in sorted(mirrored.items())) + ".",
+        "",
+        "| name | status | kind | differentiable | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(declared):
+        op, record = operators.get(name), declared[name]
+        status = "missing" if op is None else ("native" if op.impls else "scipy")
+        diff = {True: "yes", False: "no", None: "-"}[record["differentiable"]]
+        hint = _table.TEST_HINTS.get(name, {})
+        notes = [((op.tol or {}).get("note", "") if op else ""), hint.get("note", "")]
+        if record["differentiable"] is True and "wrt" in hint:
+            notes.append("gradient in " + ", ".join(map(str, hint["wrt"])))
+        if hint.get("complex"):
+            notes.append("complex gradients")
+        note = "; ".join(n for n in notes if n).replace("|", "/")
+        lines.append(f"| `{name[len('scipy.'):]}` | {status} | {record['kind']} | {diff} | {note} |")
+    return lines
 
 
 def main(argv=None):
