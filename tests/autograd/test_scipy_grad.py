@@ -83,11 +83,18 @@ def _get_from(args, kwargs, where):
     return args[where] if type(where) is int else kwargs[where]
 
 
+def _is_float(a):
+    return type(a) is float or isinstance(a, onp.ndarray) and a.dtype.kind == "f"
+
+
 def _problem(op, call, complex_=False):
     """``(f, x)``: the operator as a function of the differentiated arguments (a tuple), and their values."""
     hints = S.hints(op)
-    wrt = [w for w in S.wrt(op) if (type(w) is tuple or type(w) is int and w < len(call.args)
-                                    or type(w) is str and call.kwargs.get(w) is not None)]
+    if "wrt" in hints:
+        wrt = [w for w in S.wrt(op) if (type(w) is tuple or type(w) is int and w < len(call.args)
+                                        or type(w) is str and call.kwargs.get(w) is not None)]
+    else:  # the table's default: every float argument
+        wrt = [i for i, a in enumerate(call.args) if _is_float(a)]
     symmetric = set(hints.get("symmetric", ()))
     simplex = {i for i, k in enumerate(hints.get("args", ())) if k == "simplex"}
     args, kwargs = call.materialise(lambda a: a)
@@ -108,7 +115,10 @@ def _problem(op, call, complex_=False):
             if w in simplex:
                 x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
             a, k = _with(a, k, w, x)
-        return op.public(*a, **k)
+        out = op.public(*a, **k)
+        if type(out) is tuple:  # cho_factor's (c, lower): the flag is not differentiated
+            out = tuple(o for o in out if type(o) is not bool)
+        return out
     f.__name__ = op.name
     return f, tuple(free)
 

@@ -198,8 +198,10 @@ def backward(end, g, starts, free=False):
             continue
         if node.versions is not None:
             _check_versions(node)
-        if isinstance(g, list):  # several outputs: unreached ones get zero gradients
-            g = tuple(zeros_like(a) if s is None else s for s, a in zip(g, node.ans))
+        if isinstance(g, list):  # several outputs: unreached ones get zero gradients (flags such as
+            # cho_factor's ``lower``, which are not arrays, none)
+            g = tuple(s if s is not None else zeros_like(a) if hasattr(a, "dtype") else None
+                      for s, a in zip(g, node.ans))
         rule = registry.rule_for(op)
         for argpos, parent in node.parents:
             pg = rule(argpos, g, node.ans, node.args, node.kwargs)

@@ -196,15 +196,20 @@ def _special(module):
         out = np.log(total) + top
         if not keepdims:
             out = np.squeeze(out, axis=axis) if axis is not None else np.reshape(out, ())
+        elif len(shape_of(a)) == 0:
+            out = np.reshape(out, _lse_keepdims_shape())
         return out
     formula("special.logsumexp", logsumexp, (0, "a", "b"))
 
+    def normaliser(x, axis):
+        lse = sp.logsumexp(x, axis=axis, keepdims=True)
+        return np.reshape(lse, ()) if len(shape_of(x)) == 0 else lse  # SciPy's keepdims result of 0-d x is 1-d
+
     def softmax(x, axis=None):
-        e = np.exp(x - sp.logsumexp(x, axis=axis, keepdims=True))
-        return e
+        return np.exp(x - normaliser(x, axis))
 
     def log_softmax(x, axis=None):
-        return x - sp.logsumexp(x, axis=axis, keepdims=True)
+        return x - normaliser(x, axis)
     formula("special.softmax", softmax, (0, "x"))
     formula("special.log_softmax", log_softmax, (0, "x"))
 
@@ -353,10 +358,12 @@ def _mvn_parts(x, mean, cov):
     return mean, cov, d
 
 
-def _host(x):
-    """The NumPy value of ``x`` (boxes removed), for decisions made on the host."""
-    x = value_of(x)
-    return x.asnumpy() if hasattr(x, "asnumpy") else x
+def _lse_keepdims_shape():
+    """The shape of SciPy's ``logsumexp(x, keepdims=True)`` for a 0-d ``x`` (``(1,)`` in recent SciPy, ``()``
+    before)."""
+    import scipy.special
+
+    return onp.shape(scipy.special.logsumexp(0.0, keepdims=True))
 
 
 def _negligible(cov):
