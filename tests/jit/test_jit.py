@@ -110,6 +110,25 @@ def test_training_step_with_inplace_updates_matches_eager():
     assert step.stats()["signatures"][0]["replays"] == 4
 
 
+def test_inplace_updates_compute_into_the_arrays():
+    # `p -= 0.1 * g` is recorded as a subtraction and a write-back; the compiled replay subtracts into p
+    rng = numpy.random.default_rng(7)
+    init = [rng.standard_normal((8, 5)), numpy.zeros(5), rng.standard_normal((5, 3)), numpy.zeros(3)]
+    x = np.array(rng.standard_normal((6, 8)))
+    onehot = np.array(numpy.eye(3)[rng.integers(0, 3, 6)])
+    with resolve_policy("only_numpy"):
+        eager = [np.array(p) for p in init]
+        jitted = [np.array(p) for p in init]
+        step = jit(_step, engine="replay")
+        buffers = [p._data for p in jitted]
+        for _ in range(4):
+            same(step(jitted, x, onehot), _step(eager, x, onehot))
+        same(jitted, eager)
+        assert all(p._data is b for p, b in zip(jitted, buffers))  # the same buffers, written in place
+        (entry,) = step._entries.values()
+        assert entry.compiled.mode == "compiled" and entry.compiled.source.count(", out=s") == 4
+
+
 def test_guard_miss_after_a_write_does_not_apply_it_twice():
     def f(x, w):
         w += 1.0

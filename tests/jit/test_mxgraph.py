@@ -303,3 +303,63 @@ def test_a_convolution_through_a_symbol_function_compiles(engine):
         step(x, w, b, g)
         jg(x, w, b)
         assert fn.num_binds == binds  # replays reuse the Function's executors
+
+
+def _entry(f):
+    (entry,) = f._entries.values()
+    return entry
+
+
+@mxnet
+def test_auto_measures_the_trace_with_its_mxnet_calls_moved_to_numpy():
+    # the policy sends dot to MXNet (as auto's measurements may): the traced program copies between the
+    # backends at every call; engine="auto" also measures it with those calls on NumPy and keeps the faster
+    from minpy.dispatch.auto import CostModel
+    from minpy.dispatch.policy import AutoPolicy, OnlyNumPyPolicy
+    rng = numpy.random.default_rng(4)
+    init = [rng.standard_normal((8, 5)) * 0.3, numpy.zeros(5), rng.standard_normal((5, 3)) * 0.3, numpy.zeros(3)]
+    x = np.array(rng.standard_normal((6, 8)))
+    onehot = np.array(numpy.eye(3)[rng.integers(0, 3, 6)])
+    with AutoPolicy(overrides={"dot": "mxnet"}, cost_model=CostModel(path=None)):
+        eager = [np.array(p) for p in init]
+        jitted = [np.array(p) for p in init]
+        step = jit(_step)
+        for _ in range(8):
+            close(step(jitted, x, onehot), _step(eager, x, onehot))
+            assert all(p.backend == "numpy" for p in jitted)
+        close(jitted, eager)
+        sig = signature(step)
+        assert {"replay", "replay-numpy"} <= set(sig["timings_us"]), sig
+        fastest = min(sig["timings_us"], key=sig["timings_us"].get)
+        assert sig["engine"] == ("replay" if fastest.startswith("replay") else "mxnet")
+        assert sig["moved_to_numpy"] == (_entry(step).moved if fastest == "replay-numpy" else 0) and \
+            _entry(step).moved == 5  # the dots: two forward, three backward (x is not differentiated)
+        assert sig["mode"] == ("compiled" if fastest == "replay-numpy" else
+                               "arrays" if fastest == "replay" else "graphs")
+        # the moved program is the program only_numpy traces: bit for bit its eager results
+        g = jit(grad(_small(np.array(rng.standard_normal((4, 4))))))
+        a = np.array(rng.standard_normal((4, 4)))
+        g(a)
+        entry = _entry(g)
+        assert entry.compiled.mode == "arrays" and entry.rerouted.mode == "compiled" and entry.moved == 2
+        got = entry.rerouted.run([a], (a,), {})
+    with OnlyNumPyPolicy():
+        want = g.fn(a)
+    assert got.backend == "numpy"
+    assert got.asnumpy().tobytes() == want.asnumpy().tobytes()
+
+
+@mxnet
+def test_no_reroute_for_arrays_that_come_in_on_mxnet():
+    from minpy.dispatch.auto import CostModel
+    from minpy.dispatch.policy import AutoPolicy
+    with resolve_policy("prefer_mxnet"):
+        a = np.array(numpy.arange(16.0).reshape(4, 4)) * 1.0
+    assert a.backend == "mxnet"
+    with AutoPolicy(overrides={"dot": "mxnet"}, cost_model=CostModel(path=None)):
+        g = jit(lambda u: np.dot(u, u) + 1.0)
+        for _ in range(6):
+            close(g(a), np.dot(a, a) + 1.0)
+        entry = _entry(g)
+        assert entry.rerouted is None and signature(g)["reroute"] == "an array that comes in on mxnet"
+        assert "replay-numpy" not in signature(g)["timings_us"]

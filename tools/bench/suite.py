@@ -136,7 +136,7 @@ def _engine_note(jitted):
 
 def _warmed(step):
     """A jitted step after its trace and the calls in which ``engine="auto"`` measures the engines."""
-    for _ in range(5):
+    for _ in range(8):
         step()
     return step
 

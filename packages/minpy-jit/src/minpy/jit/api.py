@@ -47,7 +47,7 @@ class Entry:
 
     __slots__ = ("root", "compiled", "eager", "captures", "paths", "full", "misses", "replays", "traces",
                  "eager_calls", "lock", "boxed", "home", "runner", "chosen", "mx", "mx_reason", "samples",
-                 "fallbacks", "input_slots")
+                 "fallbacks", "input_slots", "links", "rerouted", "moved", "reroute_reason")
 
     def __init__(self):
         self.root = None
@@ -69,6 +69,10 @@ class Entry:
         self.mx_reason = None    # why the mxnet engine does not run this program
         self.samples = {"replay": [], "mxnet": []}
         self.fallbacks = 0       # calls the mxnet engine handed to the replay engine (MXNet raised)
+        self.links = False       # some trace had a view MXNet had to copy
+        self.rerouted = None     # engine="auto", a trace with calls on other backends: the replay program with
+        self.moved = 0           # those calls moved to NumPy (engines.reroute), and how many were moved,
+        self.reroute_reason = None  # or why it could not be built
 
 
 class Jitted:
@@ -209,12 +213,14 @@ class Jitted:
                 return result
             if not numpy_only(rec):
                 entry.boxed = True
+            entry.links = entry.links or rec.links
             ret = Return(out)
             if entry.root is None or len(captures) < len(entry.captures) or any(
                     a is not b for a, b in zip(captures, entry.captures)):
                 entry.root = build(rec.events, ret)
                 entry.paths = 1
                 entry.boxed = not numpy_only(rec)
+                entry.links = rec.links
             else:
                 try:
                     entry.paths += merge(entry.root, rec.events, ret)
@@ -222,6 +228,7 @@ class Jitted:
                     entry.root = build(rec.events, ret)
                     entry.paths = 1
                     entry.boxed = not numpy_only(rec)
+                    entry.links = rec.links
             entry.captures = captures
             entry.paths = count_paths(entry.root)
             if entry.paths >= self.max_paths:
@@ -229,6 +236,19 @@ class Jitted:
             entry.home.update(rec.home)
             kind = engines.Boxed if entry.boxed else engines.Compiled
             entry.compiled = kind(entry.root, entry.captures, rec.input_slots)
+            entry.rerouted = None
+            entry.moved = 0
+            entry.reroute_reason = None
+            if entry.boxed and self.engine == "auto":
+                # the trace ran some calls where the auto policy sent them (MXNet...): the same program with
+                # those calls on NumPy is one more candidate that auto measures (the policy's choice per call
+                # does not count the copies between backends that the program pays at every call)
+                tree, moved = engines.reroute(entry.root, entry.home, entry.links)
+                if tree is None:
+                    entry.reroute_reason = moved
+                else:
+                    entry.rerouted = engines.Compiled(tree, entry.captures, rec.input_slots)
+                    entry.moved = moved
             self._engines(entry, rec.input_slots)
         return result
 
@@ -238,7 +258,7 @@ class Jitted:
         mxnet engine's is built now when forced, else when ``auto`` tries it."""
         entry.mx = None
         entry.mx_reason = None
-        entry.samples = {"replay": [], "mxnet": []}
+        entry.samples = {"replay": [], "replay-numpy": [], "mxnet": []}
         entry.input_slots = input_slots
         if self.engine == "replay":
             self._choose(entry, "replay")
@@ -252,7 +272,10 @@ class Jitted:
                 self._choose(entry, "mxnet")
         elif _MXNET._state is not True:
             entry.mx_reason = "MXNet is not loaded (engine='mxnet' loads it)"
-            self._choose(entry, "replay")
+            if entry.rerouted is None:
+                self._choose(entry, "replay")
+            else:
+                entry.runner = entry.chosen = None
         else:
             entry.runner = entry.chosen = None
 
@@ -264,15 +287,25 @@ class Jitted:
 
     def _choose(self, entry, name):
         entry.chosen = name
-        entry.runner = entry.compiled.run if name == "replay" else entry.mx.run
+        entry.runner = self._program(entry, name).run
+
+    @staticmethod
+    def _program(entry, name):
+        return {"replay": entry.compiled, "replay-numpy": entry.rerouted, "mxnet": entry.mx}[name]
 
     def _measure(self, entry, leaves, args, kwargs):
         """``engine="auto"``: time the engines on the first calls of a program and keep the faster (as the auto
-        policy measures per operator). The replay engine goes first; a program it runs in less time than one
-        MXNet graph costs at the least is not tried on MXNet."""
+        policy measures per operator). The replay programs go first - the traced routes and, where the trace
+        ran calls on other backends, the same program with those calls on NumPy (``entry.rerouted``), taking
+        turns; a program they run in less time than one MXNet graph costs at the least is not tried on MXNet."""
         samples = entry.samples
-        name = "replay" if len(samples["replay"]) < SAMPLES or entry.mx is None else "mxnet"
-        program = entry.compiled if name == "replay" else entry.mx
+        candidates = ["replay"] if entry.rerouted is None else ["replay", "replay-numpy"]
+        if entry.mx is not None:
+            candidates.append("mxnet")
+        # the candidates take turns (the least sampled first), so that a change in the machine's load during
+        # the measurements falls on each of them alike
+        name = min(candidates, key=lambda c: len(samples[c]))
+        program = self._program(entry, name)
         start = time.perf_counter()
         result = program.run(leaves, args, kwargs)
         if result is mxgraph.FALLBACK:
@@ -284,19 +317,22 @@ class Jitted:
             return result
         _sync(result)
         samples[name].append(time.perf_counter() - start)
-        if name == "replay" and len(samples["replay"]) == SAMPLES:
-            best = min(samples["replay"])
-            base, per_array = mxgraph.overhead_floor()
-            floor = base + per_array * mxgraph.copies(entry.root, entry.captures, entry.input_slots)
-            if best < floor:
-                entry.mx_reason = (f"not tried: the replay engine takes {best * 1e6:.0f} us, less than the MXNet "
-                                   f"graphs would cost at the least ({floor * 1e6:.0f} us)")
-            else:
-                self._build_mx(entry)
-            if entry.mx is None:
-                self._choose(entry, "replay")
-        elif name == "mxnet" and len(samples["mxnet"]) == SAMPLES:
-            self._choose(entry, "mxnet" if min(samples["mxnet"]) < min(samples["replay"]) else "replay")
+        if any(len(samples[c]) < SAMPLES for c in candidates):
+            return result
+        if name != "mxnet":  # the replay programs are measured: is the mxnet engine worth a try?
+            best = min(min(samples[c]) for c in candidates)
+            if _MXNET._state is True:  # (otherwise entry.mx_reason says why not)
+                base, per_array = mxgraph.overhead_floor()
+                floor = base + per_array * mxgraph.copies(entry.root, entry.captures, entry.input_slots)
+                if best < floor:
+                    entry.mx_reason = (f"not tried: the replay engine takes {best * 1e6:.0f} us, less than the "
+                                       f"MXNet graphs would cost at the least ({floor * 1e6:.0f} us)")
+                else:
+                    self._build_mx(entry)
+            if entry.mx is not None:
+                return result
+        self._choose(entry, min((c for c in candidates + (["mxnet"] if entry.mx is not None else [])
+                                 if samples[c]), key=lambda c: min(samples[c])))
         return result
 
     # -- statistics ---------------------------------------------------------------------------------------------------
@@ -306,11 +342,14 @@ class Jitted:
         for key, e in list(self._entries.items()):
             chosen = e.chosen if e.compiled is not None else None
             timings = {k: min(v) * 1e6 for k, v in e.samples.items() if v}
+            engine = "replay" if chosen == "replay-numpy" else chosen
             out.append({"signature": _describe_key(key), "traces": e.traces, "paths": e.paths,
                         "replays": e.replays, "misses": e.misses, "eager_calls": e.eager_calls,
-                        "engine": chosen if chosen is not None or e.compiled is None else "measuring",
-                        "mode": (e.mx.mode if chosen == "mxnet" else e.compiled.mode) if e.compiled is not None
-                        else None,
+                        "engine": engine if chosen is not None or e.compiled is None else "measuring",
+                        "mode": self._program(e, chosen).mode if chosen is not None and e.compiled is not None
+                        else (e.compiled.mode if e.compiled is not None else None),
+                        "moved_to_numpy": e.moved if chosen == "replay-numpy" else 0,
+                        "reroute": e.reroute_reason if e.rerouted is None and e.boxed else None,
                         "mxnet": e.mx_reason, "timings_us": timings, "fallbacks": e.fallbacks,
                         "graphs": e.mx.graphs if e.mx is not None else None, "eager": e.eager})
         return {"function": getattr(self.fn, "__qualname__", repr(self.fn)), "inlined": self.inlined,

@@ -21,7 +21,7 @@ import numpy as onp
 from minpy.array import Array
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.config import settings
-from minpy.jit.program import Guard, Instr, Ref, Return, guard_key, value_key, walk
+from minpy.jit.program import Guard, Instr, Ref, Return, Segment, guard_key, value_key, walk
 from minpy.jit.recorder import CaptureEvent, Out, _refs, resolve
 
 MISS = object()      # a guard met a value no path has: finish eagerly and record the new path
@@ -340,6 +340,67 @@ def plan_buffers(root, folded, dead, used):
     return assign, specs
 
 
+def _read_counts(root):
+    """How many times each slot is read in the tree (by calls, guards and results)."""
+    counts = {}
+    for seg in walk(root):
+        for ins in seg.instrs:
+            if type(ins) is Instr:
+                for slot in _in_slots(ins):
+                    counts[slot] = counts.get(slot, 0) + 1
+        if type(seg.end) is Return:
+            for slot in _returned(seg.end.template, set()):
+                counts[slot] = counts.get(slot, 0) + 2
+        elif seg.end is not None:
+            counts[seg.end.slot] = counts.get(seg.end.slot, 0) + 2
+    return counts
+
+
+def reroute(root, home, links):
+    """The tree with every call recorded on another backend (MXNet, CuPy) moved to NumPy's own kernel, for a
+    trace whose arrays all start on NumPy: ``(tree, calls moved)``, or ``(None, why not)``. The moved tree
+    compiles as a NumPy-only trace does (:class:`Compiled`); its results are those the only_numpy policy gives
+    (the backends' own float differences aside). Moved: calls whose kernel NumPy has and gives results of the
+    same dtypes and ranks (``Instr.numpy_twin``, checked while tracing). Not moved, so the tree is not
+    rerouted: opaque calls (a symbol Function's passes), calls with no NumPy twin, arrays that come in (as
+    arguments or captured) on another backend, views MXNet had to copy."""
+    if links:
+        return None, "a view MXNet had to copy"
+    produced = set()
+    moved = 0
+    segs = list(walk(root))
+    for seg in segs:
+        for ins in seg.instrs:
+            if type(ins) is not Instr:
+                continue
+            if ins.op.kind == "opaque":
+                return None, f"an opaque call ({ins.op.name})"
+            if ins.backend is not None and ins.backend is not _NUMPY:
+                if not ins.numpy_twin or ins.value is not None:
+                    return None, f"{ins.op.name}({ins.desc}) on {ins.backend.name} has no NumPy twin"
+                moved += 1
+            produced.update(_out_slots(ins))
+    if not moved:
+        return None, "no call ran on another backend"
+    for slot, backend in home.items():
+        if backend is not _NUMPY and slot not in produced:
+            return None, f"an array that comes in on {backend.name}"
+
+    def copy(seg):
+        instrs = []
+        for ins in seg.instrs:
+            if type(ins) is Instr and ins.backend is not None and ins.backend is not _NUMPY:
+                twin = Instr(ins.op, _NUMPY, None, ins.args, ins.kwargs, ins.outs, ins.line, ins.desc)
+                for name in ("writes", "ndim0", "value", "shapes", "dtypes", "mx", "argmeta"):
+                    setattr(twin, name, getattr(ins, name))
+                ins = twin
+            instrs.append(ins)
+        new = Segment(instrs, seg.end)
+        new.children = {k: copy(c) for k, c in seg.children.items()}
+        return new
+    return copy(root), moved
+
+
 class Compiled:
     """A tree of paths compiled for the ``replay`` engine: ``run(inputs, args, kwargs)`` gives the result, MISS
     or RETRACE."""
@@ -371,6 +432,7 @@ class Compiled:
         for k, s in enumerate(input_slots):
             src.emit(1, f"s{s} = I[{k}]._data")
         self.folded, self.dead, self.used = analyse(root)
+        self.reads = _read_counts(root)
         self.buffers, specs = plan_buffers(root, self.folded, self.dead, self.used)
         if specs:
             src.ns["_T"] = self._tls
@@ -408,7 +470,12 @@ class Compiled:
         release = {}
         for slot, i in last.items():
             release.setdefault(i, []).append(slot)
+        fused = self._fusions(seg)
         for i, ins in enumerate(seg.instrs):
+            if i - 1 in fused:  # this write-back was done by the call before it
+                if i in release:
+                    src.emit(ind, " = ".join(f"s{slot}" for slot in sorted(release[i])) + " = None")
+                continue
             if type(ins) is CaptureEvent:
                 cap = self.captures[ins.index]
                 src.emit(ind, f"s{ins.slot} = c{ins.index}._data" if cap.kind == "array" else
@@ -421,7 +488,11 @@ class Compiled:
                         obj = self._vis(key)
                         src.emit(ind, f"_u.append(({obj}, {obj}._data.copy()))")
                         snapped = snapped | {key}
-            self._instr(ins, ind)
+            if i in fused:
+                self._fused(ins, seg.instrs[i + 1], ind, guarded_after, snapped)
+                snapped = snapped | set(seg.instrs[i + 1].writes if guarded_after else ())
+            else:
+                self._instr(ins, ind)
             if i in release:
                 src.emit(ind, " = ".join(f"s{slot}" for slot in sorted(release[i])) + " = None")
         end = seg.end
@@ -455,6 +526,50 @@ class Compiled:
         if snapped:
             src.emit(ind + 1, "_undo(_u)")
         src.emit(ind + 1, "return _MISS")
+
+    def _fusions(self, seg):
+        """Indices of calls ``t = ufunc(...)`` followed by the write-back ``a[...] = t`` of ``a op= b`` (or of
+        ``a[...] = f(...)``), where nothing else reads ``t``: they become ``ufunc(..., out=a)`` (when ``a``
+        has the result's shape and dtype at run time; otherwise the two lines run as recorded). Bit for bit the
+        same values, without the result's allocation and the copy."""
+        fused = set()
+        instrs = seg.instrs
+        for i in range(len(instrs) - 1):
+            ins, nxt = instrs[i], instrs[i + 1]
+            if type(ins) is not Instr or type(nxt) is not Instr or id(ins) in self.dead:
+                continue
+            ref = ins.op.ref
+            if not (isinstance(ref, onp.ufunc) and ref.nout == 1 and ins.backend is _NUMPY and ins.impl is None
+                    and not ins.kwargs and type(ins.outs) is Ref and not ins.folded and not ins.writes
+                    and ins.outs.slot not in self.buffers):
+                continue
+            if nxt.op.name != "setitem" or nxt.kwargs or nxt.backend is not None or len(nxt.args) != 3:
+                continue
+            a, key, value = nxt.args
+            if (type(a) is Ref and key is Ellipsis and type(value) is Ref and value.slot == ins.outs.slot
+                    and self.reads.get(value.slot) == 1 and a.slot != value.slot):
+                fused.add(i)
+        return fused
+
+    def _fused(self, ins, write, ind, guarded_after, snapped):
+        src = self._src
+        if guarded_after:
+            for key in write.writes:
+                if key not in snapped:
+                    obj = self._vis(key)
+                    src.emit(ind, f"_u.append(({obj}, {obj}._data.copy()))")
+        target = f"s{write.args[0].slot}"
+        out = ins.outs.slot
+        fn = src.const(ins.op.ref, "f")
+        args = _call_args(src, ins, False)
+        src.emit(ind, f"if {target}.shape == {src.const(tuple(ins.shapes[out]))} and "
+                      f"{target}.dtype == {src.const(ins.dtypes[out])}:")
+        src.emit(ind + 1, f"{fn}({args}, out={target})", ins)
+        src.emit(ind, "else:")
+        src.emit(ind + 1, f"s{out} = {fn}({args})", ins)
+        src.emit(ind + 1, f"{target}[...] = s{out}", write)
+        for key in write.writes:
+            src.emit(ind, f"{self._vis(key)}._wrote()")
 
     def _vis(self, key):
         kind, k = key

@@ -47,7 +47,7 @@ class Instr:
     """
 
     __slots__ = ("op", "backend", "impl", "args", "kwargs", "outs", "writes", "line", "desc", "ndim0",
-                 "value", "shapes", "dtypes", "folded", "mx", "argmeta")
+                 "value", "shapes", "dtypes", "folded", "mx", "argmeta", "numpy_twin")
 
     def __init__(self, op, backend, impl, args, kwargs, outs, line, desc):
         self.op = op
@@ -69,6 +69,9 @@ class Instr:
         # of the array arguments
         self.mx = None
         self.argmeta = None
+        # for a call another backend ran: whether NumPy's kernel gives results of the same dtypes and ranks
+        # (minpy.jit.recorder.numpy_twin), so that a replay may run it on NumPy
+        self.numpy_twin = False
 
     def same_as(self, other):
         return (type(other) is Instr and other.op is self.op and other.backend is self.backend

@@ -334,6 +334,8 @@ class Recording:
         instr = Instr(op, backend, impl, targs, tkwargs, None, line, describe(args, kwargs))
         if self.notes:
             self._note(instr, op, args, kwargs)
+        if backend is not None and backend is not _NUMPY:
+            instr.numpy_twin = numpy_twin(op, args, kwargs, result)
         if watch:
             writes = []
             for a, owner, version in watch:
@@ -491,6 +493,42 @@ class Recording:
 
 
 FOLDABLE_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape", "creation"))
+#: operator kinds whose call on another backend the replay may move to NumPy's own kernel (see numpy_twin)
+TWIN_KINDS = frozenset(("ufunc", "reduction", "linalg", "shape"))
+
+
+def numpy_twin(op, args, kwargs, result):
+    """Whether NumPy's own kernel (``op.ref``) could have run this call that another backend ran, giving
+    results of the same dtypes and ranks: then a replay may run it on NumPy instead (see
+    ``minpy.jit.engines.reroute``). Checked by calling the kernel on arrays of one element per dimension with
+    the arguments' dtypes and ranks (0-d arguments with their values: NumPy 1.x's value-based casting reads
+    them), so it costs microseconds, at trace time only."""
+    if op.ref is None or op.custom is not None or op.kind not in TWIN_KINDS or not op.wrap_result:
+        return False
+    results = (result,) if type(result) is Array else result
+    if type(results) not in (tuple, list) or not all(type(r) is Array for r in results):
+        return False
+
+    def small(v):
+        t = type(v)
+        if t is Array or isinstance(v, Array):
+            if v.ndim == 0:
+                return onp.array(v._get(_NUMPY))
+            return onp.zeros((1,) * v.ndim, v.dtype)
+        if t is list or t is tuple:
+            return t(small(x) for x in v)
+        if t is dict:
+            return {k: small(x) for k, x in v.items()}
+        return v
+    try:
+        with onp.errstate(all="ignore"):
+            got = op.ref(*small(tuple(args)), **(small(kwargs) if kwargs else {}))
+    except Exception:
+        return False
+    got = (got,) if not isinstance(got, (tuple, list)) else got
+    if len(got) != len(results):
+        return False
+    return all(onp.ndim(g) == r.ndim and onp.asarray(g).dtype == r.dtype for g, r in zip(got, results))
 
 
 def _refs(t, out=None):
