@@ -36,6 +36,7 @@ from minpy.jit import jit
 from minpy.nn import layers
 
 LR = 1e-3
+JAX = None  # jax, when it imports (the bench env installs it: the jax.jit rows of issue 14's XLA question)
 _DEFAULT_POLICY = get_global_policy()
 
 
@@ -318,6 +319,14 @@ def bench_small_grad(s, mx, hips, torch, rng):
         g = jit(grad(lambda a_: np.sum(np.tanh(np.dot(a_, mb) + a_))), engine=engine)
         return _jitted_step(g, lambda: sync(g(ma)))
     s.add_jit(wl, make_jit, "jit(grad(f))")
+    if JAX:
+        jnp = JAX.numpy
+
+        def make_jax():
+            g = JAX.jit(JAX.grad(lambda a_, b_: jnp.sum(jnp.tanh(a_ @ b_ + a_))))
+            ja, jb = jnp.asarray(a), jnp.asarray(b)
+            return lambda: g(ja, jb).block_until_ready()
+        s.add(wl, "jax.jit", make_jax, "jax.jit(jax.grad(f)), XLA on the CPU")
     if torch:
         def make_torch():
             ta, tb = torch.from_numpy(a), torch.from_numpy(b)
@@ -385,6 +394,24 @@ def bench_two_layer(s, mx, hips, torch, rng, n):
         step = jit(_jit_two_layer_step, engine=engine)
         return _jitted_step(step, lambda: sync(step(state, mx_, moh)))
     s.add_jit(wl, make_jit, "float64, the step (grad and in-place SGD updates) under jit")
+    if JAX:
+        jnp = JAX.numpy
+        for dtype in ("float64", "float32"):
+            def make_jax():
+                loss = two_layer_loss(jnp)
+
+                def step(ps, x_, oh):
+                    grads = JAX.grad(loss, argnums=(0, 1, 2, 3))(*ps, x_, oh)
+                    return [p - LR * g for p, g in zip(ps, grads)]
+                jstep = JAX.jit(step, donate_argnums=0)  # the parameters updated in place, as a JAX user writes it
+                state = [jnp.asarray(p, dtype=dtype) for p in init]
+                jx, joh = jnp.asarray(x, dtype=dtype), jnp.asarray(onehot, dtype=dtype)
+
+                def run():
+                    state[:] = jstep(state, jx, joh)
+                    state[0].block_until_ready()
+                return run
+            s.add(wl, f"jax.jit {dtype}", make_jax, "the step (grad and SGD update) under jax.jit, XLA on the CPU")
     if torch:
         for dtype in ("float64", "float32"):
             def make_torch():
@@ -521,10 +548,26 @@ def bench_conv(s, mx, torch, rng):
                 mx.nd.waitall()
             return step
         s.add(wl, "MXNet symbol executor", make_symbol)
+    if JAX:
+        jnp, lax = JAX.numpy, JAX.lax
+
+        def make_jax():
+            def conv(x_, w_, b_):
+                out = lax.conv_general_dilated(x_, w_, (1, 1), ((1, 1), (1, 1)),
+                                               dimension_numbers=("NCHW", "OIHW", "NCHW"))
+                return out + b_[None, :, None, None]
+
+            @JAX.jit
+            def fwd_bwd(x_, w_, b_, g):
+                return JAX.vjp(conv, x_, w_, b_)[1](g)
+            jx, jw, jb, jones = jnp.asarray(x), jnp.asarray(w), jnp.asarray(b), jnp.ones(out_shape, "float32")
+            return lambda: [r.block_until_ready() for r in fwd_bwd(jx, jw, jb, jones)]
+        s.add(wl, "jax.jit", make_jax, "jax.jit of the vjp of lax.conv_general_dilated, XLA on the CPU")
 
 
 def bench_lstm(s, rng):
     n, steps, d, h = 32, 50, 64, 128
+    hid = h
     wl = f"LSTM, {steps} steps, N={n} D={d} H={h}, fwd+bwd (float64)"
     args = [rng.standard_normal((n, steps, d)), rng.standard_normal((n, h)) * 0.1,
             rng.standard_normal((d, 4 * h)) * 0.1, rng.standard_normal((h, 4 * h)) * 0.1, onp.zeros(4 * h)]
@@ -541,6 +584,25 @@ def bench_lstm(s, rng):
         g = jit(grad(lambda *a: np.sum(layers.lstm_temporal(*a)), argnum=(0, 1, 2, 3, 4)), engine=engine)
         return _jitted_step(g, lambda: sync(g(*margs)))
     s.add_jit(wl, make_jit, memory=True)
+    if JAX:
+        jnp = JAX.numpy
+
+        def make_jax():
+            def lstm_sum(x, h0, wx, wh, b):
+                def cell(carry, x_t):
+                    h, c = carry
+                    a = x_t @ wx + h @ wh + b
+                    i, f, o = (JAX.nn.sigmoid(a[:, k * hid:(k + 1) * hid]) for k in range(3))
+                    c = f * c + i * jnp.tanh(a[:, 3 * hid:])
+                    h = o * jnp.tanh(c)
+                    return (h, c), h
+                _, hs = JAX.lax.scan(cell, (h0, jnp.zeros_like(h0)), jnp.swapaxes(x, 0, 1))
+                return jnp.sum(hs)
+            g = JAX.jit(JAX.grad(lstm_sum, argnums=(0, 1, 2, 3, 4)))
+            jargs = [jnp.asarray(a) for a in args]
+            return lambda: [r.block_until_ready() for r in g(*jargs)]
+        s.add(wl, "jax.jit", make_jax, "jax.jit(jax.grad) of the LSTM over lax.scan, XLA on the CPU (its memory is "
+              "XLA's: not seen by tracemalloc)", memory=True)
 
 
 def bench_import(s):
@@ -580,7 +642,7 @@ def header():
         blas = "threadpoolctl not installed"
     torch = version("torch")
     return [f"Python {platform.python_version()}, NumPy {onp.__version__}, MXNet {version('mxnet')}, "
-            f"HIPS autograd {version('autograd')}, torch {torch}"
+            f"HIPS autograd {version('autograd')}, torch {torch}, jax {version('jax')}"
             + (" (no torch rows: not importable)" if torch == "not installed" else "") + f"; {os.cpu_count()} CPUs.",
             f"Threads: env {threads or 'none set'}; thread pools loaded (threadpoolctl, library and threads): "
             f"{blas or 'none found'}."]
@@ -636,13 +698,14 @@ def render_targets(rows):
     """Issue 14's targets against this run: the ratio measured, whether it is met, the other engines' ratios."""
     lines = ["", "## Issue 14's targets (minpy.jit), from the rows above", "",
              "`minpy jit auto` is `jit(f)` (the default engine) under the auto policy. The last column gives the "
-             "ratio of each forced engine to the same reference.", "",
-             "| workload | target | measured | met | engines forced |", "|---|---|---|---|---|"]
+             "ratio of each forced engine to the same reference; `jax.jit` is the same workload under jax.jit (XLA on "
+             "this CPU; float64 where the reference is) against the same reference.", "",
+             "| workload | target | measured | met | engines forced | jax.jit |", "|---|---|---|---|---|---|"]
     for what, workload, impl, ref, bound in TARGETS:
         seconds, note = _find(rows, workload, impl)
         base, _ = _find(rows, workload, ref)
         if not seconds or not base:
-            lines.append(f"| {what} | <= {bound}x {ref} | not measured | — | |")
+            lines.append(f"| {what} | <= {bound}x {ref} | not measured | — | | |")
             continue
         ratio = seconds / base
         met = ratio <= bound
@@ -657,8 +720,11 @@ def render_targets(rows):
             t, _ = _find(rows, workload, f"minpy jit {engine}")
             if t:
                 forced.append(f"{engine} {t / base:.2f}x")
+        t_jax, _ = _find(rows, workload, "jax.jit")
+        jax_cell = f"{t_jax / base:.2f}x ({fmt(t_jax)})" if t_jax else ""
         lines.append(f"| {what} | <= {bound:g}x {ref}{' and peak memory <= eager' if workload == 'LSTM' else ''} | "
-                     f"{ratio:.2f}x ({fmt(seconds)}){extra} | {'yes' if met else 'no'} | {', '.join(forced)} |")
+                     f"{ratio:.2f}x ({fmt(seconds)}){extra} | {'yes' if met else 'no'} | {', '.join(forced)} | "
+                     f"{jax_cell} |")
     return lines
 
 
@@ -680,6 +746,13 @@ def main(argv=None):
         torch.set_num_threads(os.cpu_count())
     except ImportError:
         torch = None
+    global JAX
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)  # float64 rows, as the NumPy rows they are compared with
+        JAX = jax
+    except ImportError:
+        JAX = None
     rng = onp.random.default_rng(0)
     s = Suite(args.quick)
     bench_lstm(s, rng)  # first, while the process's maxrss high-water mark is still low
