@@ -127,6 +127,8 @@ def _call_args(src, instr, wrap):
 
 _FRESH_KINDS = ("ufunc", "reduction", "linalg")  # NumPy results of these never share an argument's memory
 _PURE_KINDS = ("ufunc", "reduction", "shape", "creation")  # may be dropped when nothing reads their results
+# products (kind linalg) never raise on values, unlike inv or cholesky: they may be dropped too
+_PURE_PRODUCTS = frozenset(("dot", "tensordot", "matmul", "inner", "outer", "vdot", "kron", "einsum"))
 
 
 def _out_slots(ins):
@@ -192,11 +194,12 @@ def _subtree_reads(seg, skip_own=False):
     return out
 
 
-def analyse(root):
-    """Constant folding and dead-code elimination over the whole tree: ``(folded, dead)``. ``folded`` maps
-    slots to values computed at trace time that no replay needs to compute again (nothing writes them, returns
-    them or passes them where they could be written); ``dead`` holds instructions whose results nothing reads
-    and that have no effect (writes, random draws, errors a value can raise)."""
+def analyse(root, fold=True):
+    """Constant folding and dead-code elimination over the whole tree: ``(folded, dead, used)``. ``folded``
+    maps slots to values computed at trace time that no replay needs to compute again (nothing writes them,
+    returns them or passes them where they could be written); ``dead`` holds instructions whose results nothing
+    reads and that have no effect (writes, random draws, errors a value can raise). ``fold=False``: no folding
+    (the replay runs every call that is not dead)."""
     instrs = [ins for seg in walk(root) for ins in seg.instrs if type(ins) is Instr]
     returned = set()
     guarded = set()
@@ -207,9 +210,9 @@ def analyse(root):
             guarded.add(seg.end.slot)
     folded = {}
     for ins in instrs:
-        if ins.folded:
+        if ins.folded and fold:
             folded.update(ins.folded)
-    while True:
+    while fold:
         # a folded call's array arguments must be folded too
         for ins in instrs:
             if ins.folded and any(s in folded for s in ins.folded):
@@ -267,7 +270,8 @@ def analyse(root):
             if id(ins) in dead or ins.writes or ins.value is not None:
                 continue
             op = ins.op
-            pure = (op.kind in _PURE_KINDS and op.custom is None and ins.backend is not None) or (
+            pure = ((op.kind in _PURE_KINDS or op.name in _PURE_PRODUCTS) and op.custom is None
+                    and ins.backend is not None) or (
                 op.name == "getitem" and not ins.kwargs)
             if pure and not any(s in used for s in _out_slots(ins)):
                 dead.add(id(ins))
@@ -338,6 +342,18 @@ def plan_buffers(root, folded, dead, used):
             if s in assign and s not in last:  # written, never read
                 free.setdefault(specs[assign[s]], []).append(assign[s])
     return assign, specs
+
+
+def unread_opaque(root):
+    """Opaque calls (ids) none of whose results the tree reads (see ``Opaque.dispatch``'s ``unread``)."""
+    _, dead, used = analyse(root, fold=False)
+    out = set()
+    for seg in walk(root):
+        for ins in seg.instrs:
+            if (type(ins) is Instr and ins.op.kind == "opaque" and ins.value is None
+                    and not any(s in used for s in _out_slots(ins))):
+                out.add(id(ins))
+    return out
 
 
 def _read_counts(root):
@@ -433,6 +449,7 @@ class Compiled:
             src.emit(1, f"s{s} = I[{k}]._data")
         self.folded, self.dead, self.used = analyse(root)
         self.reads = _read_counts(root)
+        self.unread = unread_opaque(root)
         self.buffers, specs = plan_buffers(root, self.folded, self.dead, self.used)
         if specs:
             src.ns["_T"] = self._tls
@@ -604,7 +621,8 @@ class Compiled:
         elif generic:
             fn = src.const(op)
             positional = _call_args(src, _Positional(ins), True)
-            call = f"{fn}.dispatch(({positional + ',' if positional else ''}), {{{_kw_dict(src, ins)}}})"
+            call = (f"{fn}.dispatch(({positional + ',' if positional else ''}), {{{_kw_dict(src, ins)}}}"
+                    f"{', True' if id(ins) in self.unread else ''})")
             if target is None:
                 src.emit(ind, call, ins)
             else:
@@ -727,6 +745,10 @@ class Boxed:
         self.root = root
         self.captures = captures
         self.input_slots = input_slots
+        # calls whose results nothing reads and that have no effect are skipped (a trace made while the auto
+        # policy measured a layer on both backends holds both; only the one whose result is used runs)
+        self.dead = analyse(root, fold=False)[1]
+        self.unread = unread_opaque(root)
 
     def run(self, I, ARGS, KWARGS):
         from minpy.context import current_context
@@ -741,6 +763,7 @@ class Boxed:
         snapped = set()
         ctx = current_context()
         seg = self.root
+        dead = self.dead
 
         def fill(t):
             tt = type(t)
@@ -766,6 +789,8 @@ class Boxed:
                     obj = caps[ins.index]
                     env[ins.slot] = obj
                     continue
+                if id(ins) in dead:
+                    continue
                 if ins.writes and guarded_after:
                     for key in ins.writes:
                         if key not in snapped:
@@ -776,7 +801,7 @@ class Boxed:
                 args = fill(ins.args)
                 kwargs = fill(ins.kwargs) if ins.kwargs else {}
                 if ins.backend is None:
-                    result = op.dispatch(args, kwargs)
+                    result = op.dispatch(args, kwargs, True) if id(ins) in self.unread else op.dispatch(args, kwargs)
                 elif ins.impl is None:
                     result = _run_numpy(op, args, kwargs)
                 else:

@@ -32,7 +32,7 @@ import numpy as onp
 from minpy.array import Array
 from minpy.backends import mxnet_backend as _MX
 from minpy.backends import numpy_backend as _NUMPY
-from minpy.jit.engines import MISS, RETRACE, _array_key, _returned, live_captures
+from minpy.jit.engines import MISS, RETRACE, _array_key, _returned, live_captures, unread_opaque
 from minpy.jit.program import Guard, Instr, Ref, Return
 from minpy.jit.recorder import CaptureEvent, Out, _refs
 
@@ -292,6 +292,7 @@ class Program:
         self.graphs = 0
         self._tls = threading.local()
         self.cap_slots = []
+        self.unread = unread_opaque(root)
         self.root = self._segment(root)
         self.graphs = _count_graphs(self.root)
 
@@ -693,7 +694,10 @@ class Program:
             if tt is dict:
                 return {k: fill(x) for k, x in t.items()}
             return t
-        result = ins.op.dispatch(fill(ins.args), fill(ins.kwargs) if ins.kwargs else {})
+        if id(ins) in self.unread:  # an opaque call none of whose results the program reads
+            result = ins.op.dispatch(fill(ins.args), fill(ins.kwargs) if ins.kwargs else {}, True)
+        else:
+            result = ins.op.dispatch(fill(ins.args), fill(ins.kwargs) if ins.kwargs else {})
         if type(ins.outs) is Ref:
             env[ins.outs.slot] = result
         elif ins.outs is not None:

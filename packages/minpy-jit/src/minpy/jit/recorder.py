@@ -98,7 +98,13 @@ class Opaque:
         self.fn = fn
         self.name = getattr(fn, "name", repr(fn))
 
-    def dispatch(self, args, kwargs):
+    def dispatch(self, args, kwargs, unread=False):
+        """Run the call again; ``unread``: the program reads none of its results (a pass that offers
+        ``call_unread`` then skips copying them out)."""
+        if unread:
+            call_unread = getattr(self.fn, "call_unread", None)
+            if call_unread is not None:
+                return call_unread(*args, **kwargs)
         return self.fn(*args, **kwargs)
 
     def __repr__(self):

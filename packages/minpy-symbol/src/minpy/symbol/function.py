@@ -334,8 +334,10 @@ class Function:
     def _release(self, bound):
         self._free.setdefault(bound.sig, []).append(bound)
 
-    def _run(self, kwargs):
-        """Forward pass: (the executor it used, the outputs, the arguments' own dtypes)."""
+    def _run(self, kwargs, copy_outputs=True):
+        """Forward pass: (the executor it used, the outputs, the arguments' own dtypes). ``copy_outputs=False``:
+        the outputs are the executor's own buffers (which its next pass overwrites), for a caller that does not
+        read them."""
         self._check_args(kwargs)
         inputs, arg_dtypes = self._as_inputs(kwargs)
         sig = self._signature(inputs)
@@ -349,7 +351,8 @@ class Function:
                 executor.forward(is_train=self.is_train)
                 outs = []
                 for o in executor.outputs:
-                    o = o.copy()
+                    if copy_outputs:
+                        o = o.copy()
                     if not bound.ran_forward or self.aux_names:
                         o.wait_to_read()
                     outs.append(Array(o.as_np_ndarray(), mxnet_backend))
@@ -376,12 +379,20 @@ class _Forward:
         self._tls = threading.local()
 
     def __call__(self, **kwargs):
+        return self._pass(kwargs, True)
+
+    def call_unread(self, **kwargs):
+        """The pass for a caller that reads none of its outputs (a jit replay whose program drops them): they are
+        the executor's buffers, not copies (the copy of a convolution's output costs as much as a kernel)."""
+        return self._pass(kwargs, False)
+
+    def _pass(self, kwargs, copy_outputs):
         fn = self.function
         if self.keep:
             held = self._tls.__dict__.pop("held", None)
             if held is not None:
                 fn._release(held[0])
-        bound, outputs, arg_dtypes = fn._run(kwargs)
+        bound, outputs, arg_dtypes = fn._run(kwargs, copy_outputs)
         if self.keep:
             self._tls.held = (bound, arg_dtypes, fn.is_train)
         else:
