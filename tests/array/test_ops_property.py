@@ -71,7 +71,8 @@ def _to_minpy(on_mxnet):
         assert backend.available(), backend.unavailable_reason()
         ctx = current_context()
         return lambda a: Array(backend.from_numpy(a, ctx), backend)
-    return lambda a: Array(a.copy())
+    numpy_backend = get_backend("numpy")
+    return lambda a: Array(a.copy(), numpy_backend)  # minpy's own (Array(x) alone wraps the caller's buffer)
 
 
 def _quietly(fn, args, kwargs):

@@ -174,9 +174,11 @@ def failing_mxnet_add(monkeypatch):
     impl = get_operator("add").impls["mxnet"]
     get_operator("add").routes()  # resolve the implementation before replacing it
 
+    import mxnet
+
     def broken(*args, **kwargs):
         calls.append(1)
-        raise RuntimeError("simulated MXNet failure")
+        raise mxnet.base.MXNetError("simulated MXNet failure")
 
     monkeypatch.setattr(impl, "fn", broken)
     return calls

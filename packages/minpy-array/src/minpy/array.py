@@ -4,19 +4,27 @@ An Array holds its *authoritative* data on one backend (``_data`` on ``_backend`
 copies on other backends (``_variants``). A chain of operators on one backend never copies; an operator on
 another backend converts once and the copy is reused until the array is written.
 
-Writes and views. Basic indexing gives views, as in NumPy. A view remembers the array that owns the buffer
+Writes and views. Whatever gives a view in NumPy (basic indexing, reshape, transpose, ravel, split...) gives a
+view here, on every backend, decided by NumPy's own rule. A view remembers the array that owns the buffer
 (``_root``). Every in-place write bumps the owner's ``_version``; cached copies are stamped with the version
 they were made at and are never read once it has moved on. The version counter is public to extensions
-(autograd uses it to detect writes to arrays it has recorded).
+(autograd uses it to detect writes to arrays it has recorded). A view that its backend could not make in the
+base's memory (MXNet copies for a transpose) is a *detached view*, kept in step both ways (see "Detached
+views" below).
+
+Buffers minpy does not own (``np.asarray(x_numpy)`` shares the user's array, which the user may write
+directly) are marked *foreign*: copies of them on other backends are never cached.
 """
 import math as _math
 import weakref
 
 import numpy as _np
+from numpy.lib.stride_tricks import as_strided as _as_strided
 
 from minpy import extend as _extend
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.backends import registered_backends
+from minpy.backends.base import Backend
 from minpy.context import _CPU, current_context
 from minpy.errors import user_error
 from minpy.stats import count_copy, perf_counter
@@ -47,8 +55,9 @@ class Array:
     __array_priority__ = 100.0
 
     def __init__(self, data, backend=None):
+        foreign = False
         if backend is None:
-            data, backend = _native_of(data)
+            data, backend, foreign = _native_of(data)
         self._data = data
         self._backend = backend
         self._variants = None
@@ -58,7 +67,7 @@ class Array:
         self._dtype = None
         self._shape = None
         self._link = None
-        self._views = None
+        self._views = _Family(foreign=True) if foreign else None
 
     # -- data on backends -----------------------------------------------------------------------------
     def _owner(self):
@@ -68,7 +77,14 @@ class Array:
         """This array's data on ``backend`` (converted and cached when it lives elsewhere)."""
         if backend is self._backend:
             return self._data
-        owner_version = (self._root if self._root is not None else self)._version
+        if self._backend is _STALE:
+            _resync(self)
+            if backend is self._backend:
+                return self._data
+        owner = self._root if self._root is not None else self
+        if owner._views is not None and owner._views.foreign:
+            return self._convert_to(backend, ctx)  # the user may have written the buffer: copy afresh
+        owner_version = owner._version
         variants = self._variants
         if variants is not None and self._stamp == owner_version:
             data = variants.get(backend)
@@ -77,28 +93,45 @@ class Array:
         else:
             variants = self._variants = {}
             self._stamp = owner_version
+        data = variants[backend] = self._convert_to(backend, ctx)
+        return data
+
+    def _convert_to(self, backend, ctx):
         start = perf_counter()
         host = self._backend.to_numpy(self._data)
         if backend is _NUMPY:
             data = host
             if data.flags.writeable:
                 data = data.view()
-                data.flags.writeable = False  # a cached copy is never written; writes go to _data
+                data.flags.writeable = False  # a copy is never written; writes go to _data
         else:
             data = backend.from_numpy(host, ctx)
         count_copy(self._backend.name, backend.name, host.nbytes, perf_counter() - start)
-        variants[backend] = data
         return data
 
     def _wrote(self):
         """Record an in-place write: cached copies here and on every view of the buffer become stale."""
         owner = self._root if self._root is not None else self
         self._variants = None
-        if self._link is not None:
-            _write_through(self)
+        link = self._link
+        if link is not None and link.detached:
+            _write_through(self, link, owner)
         owner._version += 1
-        if owner._views is not None:
-            _refresh_views(owner, self)
+        family = owner._views
+        if family is not None and family.fresh:
+            _mark_stale(family, self)
+
+    def _fresh(self):
+        """Make sure ``_data``/``_backend`` hold this array's values (a detached view whose base was written
+        takes the base's values now)."""
+        if self._backend is _STALE:
+            _resync(self)
+
+    def _check_writeable(self):
+        """NumPy's error for a write into a read-only view (``broadcast_to``, ``diagonal``...)."""
+        link = self._link
+        if link is not None and not link.writeable:
+            raise ValueError("assignment destination is read-only")
 
     def _assign_all(self, value_data, value_backend):
         """Overwrite every element with ``value_data`` (same shape) in place, keeping the buffer."""
@@ -107,6 +140,9 @@ class Array:
 
     def _write_region(self, key, value_data, value_backend):
         """``self[key] = value`` into this buffer (the caller records the write with ``_wrote``)."""
+        if self._backend is _STALE:
+            _resync(self)
+        self._check_writeable()
         if value_backend is self._backend and self._backend.setitem(self._data, key, value_data):
             return
         host = value_backend.to_numpy(value_data)
@@ -115,10 +151,14 @@ class Array:
         else:
             self._backend_write(key, host)
 
-    def _backend_write(self, key, host_value):
-        """Write through NumPy's semantics into a non-NumPy buffer, then copy the result back in place."""
+    def _backend_write(self, key, host_value, flat=False):
+        """Write through NumPy's semantics into a non-NumPy buffer, then copy the result back in place
+        (``flat``: ``key`` holds flat C-order positions)."""
         host = _np.array(self._backend.to_numpy(self._data))
-        host[key] = host_value
+        if flat:
+            host.flat[key] = host_value
+        else:
+            host[key] = host_value
         if host.size == 0:
             return  # NumPy checked the key and value; there is nothing to copy back
         back = self._backend.from_numpy(host, self.context)
@@ -133,6 +173,7 @@ class Array:
     @property
     def backend(self):
         """Name of the backend that holds this array's authoritative data."""
+        self._fresh()
         return self._backend.name
 
     @property
@@ -140,6 +181,7 @@ class Array:
         """The context (device) where this array's data lives."""
         if self._backend is _NUMPY:
             return _CPU
+        self._fresh()
         return self._backend.context_of(self._data)
 
     # -- NumPy attributes -----------------------------------------------------------------------------
@@ -155,7 +197,15 @@ class Array:
         reshaped = _op("reshape")(self, new_shape)
         if reshaped.size != self.size:
             raise ValueError(f"cannot reshape array of size {self.size} into shape {new_shape}")
-        self._data, self._backend = reshaped._data, reshaped._backend
+        if reshaped._root is not (self._root if self._root is not None else self) and (
+                self._root is not None or self._views is not None):
+            # NumPy changes a shape in place only where that needs no copy (the array keeps its memory)
+            raise AttributeError("Incompatible shape for in-place modification. Use `.reshape()` to make a "
+                                 "copy with the desired shape.")
+        self._fresh()
+        if self._views is not None:
+            self._views.layout = None  # the owner's stand-in follows its new shape (views keep theirs)
+        self._data, self._backend = reshaped._get(reshaped._backend), reshaped._backend
         self._shape = None
         self._variants = None
 
@@ -394,6 +444,7 @@ class Array:
 
     def wait_to_read(self):
         """Block until the data is computed (MXNet and GPUs run asynchronously)."""
+        self._fresh()
         self._backend.wait(self._data)
         return self
 
@@ -470,54 +521,263 @@ class Array:
 
 
 # -- Detached views ----------------------------------------------------------------------------------
-# Basic indexing gives views, as in NumPy. A backend that cannot make a view for some key (MXNet copies
-# unless the selection is one contiguous block) gives a copy instead; that copy is a *detached view*: its
-# ``_link`` is ``(parent, keys)`` and it is listed (weakly) in the owner's ``_views``. A write into a
-# detached view is written through into its parent; a write anywhere in the owner's buffer refreshes the
-# owner's detached views. Both happen in ``Array._wrote``, so ordinary operators pay nothing for them.
-def _link_view(view, parent, keys):
+# Whatever is a view in NumPy is a view here. Where the backend made it in the base's memory (NumPy and CuPy
+# views, MXNet's contiguous slices) the view just shares the owner's write counter (``_root``). Where it could
+# not (MXNet copies a transpose, a strided slice; a view taken on the host of data living on MXNet) the result
+# is a *detached view*: its own buffer, kept in step both ways. Its ``_link`` (a :class:`_Link`) says which
+# elements of the owner it holds: basic-index ``keys`` into a parent that shares the owner's memory, or a
+# *stand-in*: the same view taken by NumPy of a memory-less twin of the owner (:func:`standin`), from which the
+# elements' positions in the owner are read. NumPy's own rules thus decide both whether a result is a view
+# and of which elements (a reshape of a transposed array is a copy in NumPy, so it is one here).
+#
+# A write into a detached view is written through into the owner at once (``_wrote``). A write into the owner
+# (or any of its views) marks the owner's up-to-date detached views *stale* instead of copying into each:
+# a stale view holds no data (``_backend`` is the ``_STALE`` marker, which no operator serves, so every
+# reader comes through ``_get`` or ``_fresh``) and takes the owner's values again when it is next read
+# (``_resync``). A write therefore costs one pass over the views read since the previous write, and a view
+# that is never read again costs nothing.
+class _StaleBackend(Backend):
+    """The marker backend of a detached view whose base was written since it last took its values."""
+
+    name = "stale view"
+
+
+_STALE = _StaleBackend()
+
+
+class _Link:
+    """How a view the backend could not make in its base's memory follows the base (see above).
+
+    ``parent``: the Array it was taken from (kept alive, as NumPy's ``base``); ``keys``: basic-index keys into
+    ``parent`` (which then shares the owner's memory), or None; ``standin``: the view's stand-in (None until
+    needed when ``keys`` say it all); ``detached``: whether the view has its own buffer (False for MXNet's
+    contiguous slices, which share memory but have no strides to read positions from); ``writeable``: False
+    for views NumPy makes read-only; ``home``/``ctx``: where a stale view's data goes back to.
+    """
+
+    __slots__ = ("parent", "keys", "standin", "detached", "writeable", "home", "ctx")
+
+    def __init__(self, parent, keys=None, standin=None, detached=True, writeable=True):
+        self.parent = parent
+        self.keys = keys
+        self.standin = standin
+        self.detached = detached
+        self.writeable = writeable
+        self.home = None
+        self.ctx = None
+
+
+class _Family:
+    """What an owner keeps for its views: ``fresh`` (weak references to its detached views that are up to
+    date), the memory-less twin its views' stand-ins are views of (``layout``: buffer, origin, element strides;
+    made on first use), the positions that twin's elements stand for (``index``: made when a write or a
+    refresh first needs them), and ``foreign`` (the buffer is the user's: never trust a copy of it)."""
+
+    __slots__ = ("fresh", "layout", "index", "foreign")
+
+    def __init__(self, foreign=False):
+        self.fresh = []
+        self.layout = None
+        self.index = None
+        self.foreign = foreign
+
+
+def _family(owner):
+    family = owner._views
+    if family is None:
+        family = owner._views = _Family()
+    return family
+
+
+def mark_foreign(array):
+    """Mark ``array``'s buffer as the user's (``np.asarray(x)``, ``Array(x)``): minpy never caches copies of
+    it on other backends, since the user may write it directly."""
+    owner = array._root if array._root is not None else array
+    _family(owner).foreign = True
+    owner._variants = None
+
+
+def is_foreign(array):
+    owner = array._root if array._root is not None else array
+    return owner._views is not None and owner._views.foreign
+
+
+def _layout(owner, family):
+    """(buffer, origin, element strides): a memory-less twin of the owner's NumPy layout. ``buffer`` is never
+    written or read (``numpy.empty`` reserves address space only); views of it have the owner's dtype, shape
+    and strides, so NumPy's view rules apply to them as to the owner itself."""
+    layout = family.layout
+    if layout is None:
+        shape = owner.shape
+        got = owner._backend.memory_layout(owner._data) if owner._backend is not _STALE else None
+        if got is None:  # dense in C order
+            strides = []
+            step = 1
+            for n in reversed(shape):
+                strides.append(step)
+                step *= max(n, 1)
+            strides = tuple(reversed(strides))
+        else:
+            strides = got[1]
+        low = sum((n - 1) * e for n, e in zip(shape, strides) if e < 0 and n > 0)
+        high = sum((n - 1) * e for n, e in zip(shape, strides) if e > 0 and n > 0)
+        buffer = _np.empty(max(high - low + 1, 1), dtype=owner.dtype)
+        layout = family.layout = (buffer, -low, strides)
+        family.index = None
+    return layout
+
+
+def _strided(buffer, offset, shape, strides):
+    base = buffer[offset:]
+    itemsize = buffer.itemsize
+    return _as_strided(base, shape, tuple(e * itemsize for e in strides))
+
+
+def standin(array):
+    """``array``'s stand-in: a view of its owner's memory-less twin holding the same elements as ``array``
+    does of its owner (None where that cannot be told, e.g. a view that reinterprets the dtype)."""
+    owner = array._root if array._root is not None else array
+    if array is owner:
+        buffer, origin, strides = _layout(owner, _family(owner))
+        return _strided(buffer, origin, owner.shape, strides)
+    link = array._link
+    if link is not None:
+        if link.standin is None:
+            parent = standin(link.parent)
+            link.standin = None if parent is None else parent[link.keys]
+        return link.standin
+    # a view sharing the owner's strided memory: its stand-in sits at the same element offset in the twin
+    mine = array._backend.memory_layout(array._data)
+    base = owner._backend.memory_layout(owner._data)
+    if mine is None or base is None or array.dtype.itemsize != owner.dtype.itemsize:
+        return None
+    offset, rest = divmod(mine[0] - base[0], owner.dtype.itemsize)
+    if rest:
+        return None
+    buffer, origin, _ = _layout(owner, _family(owner))
+    return _strided(buffer, origin + offset, array.shape, mine[1])
+
+
+def standin_positions(owner, stand):
+    """The flat (C-order) positions in ``owner`` of the elements of ``stand`` (a view of its twin)."""
+    family = _family(owner)
+    buffer, origin, strides = _layout(owner, family)
+    index = family.index
+    if index is None:
+        index = _np.empty(buffer.size, dtype=_np.intp)
+        _strided(index, origin, owner.shape, strides)[...] = _np.arange(owner.size).reshape(owner.shape)
+        family.index = index
+    itemsize = buffer.itemsize
+    offset = (stand.__array_interface__["data"][0] - buffer.__array_interface__["data"][0]) // itemsize
+    return _strided(index, offset, stand.shape, tuple(st // itemsize for st in stand.strides))
+
+
+def is_standin_view(stand, array):
+    """Whether ``stand`` (a result NumPy computed from stand-ins) is a view of ``array``'s owner's twin."""
+    owner = array._root if array._root is not None else array
+    family = owner._views
+    return (family is not None and family.layout is not None and isinstance(stand, _np.ndarray)
+            and _np.may_share_memory(stand, family.layout[0]))
+
+
+def link_view(view, parent, keys=None, stand=None, detached=True, writeable=True):
+    """Make ``view`` a view of ``parent`` that its backend could not make in ``parent``'s memory (``detached``)
+    or made in it without strides to read its elements from (MXNet's contiguous slices)."""
+    plink = parent._link
+    if plink is not None and plink.detached and keys is not None:
+        # keys into a detached parent: follow the owner through the parent's stand-in instead
+        pstand = standin(parent)
+        stand = None if pstand is None else pstand[keys]
+        keys = None
+        if stand is None:
+            return view  # positions cannot be told: a copy, as before views were tied
     owner = parent._root if parent._root is not None else parent
     view._root = owner
-    view._link = (parent, keys)
-    views = owner._views
-    if views is None:
-        owner._views = [weakref.ref(view)]
+    view._link = _Link(parent, keys, stand, detached, writeable)
+    if detached:
+        _remember(_family(owner), view)
+    return view
+
+
+def _remember(family, view):
+    fresh = family.fresh
+    n = len(fresh)
+    if n >= 16 and not n & (n - 1):  # at 16, 32, 64...: drop the views that have died
+        fresh[:] = [r for r in fresh if r() is not None]
+    fresh.append(weakref.ref(view))
+
+
+def _positions(view, link, owner):
+    stand = standin(view)
+    if stand is None:
+        raise RuntimeError("minpy: a detached view lost track of its base")  # link_view never makes one
+    return standin_positions(owner, stand)
+
+
+def _write_through(view, link, owner):
+    """Copy a detached view's values into its owner (after a write into the view)."""
+    if link.keys is not None:
+        link.parent._write_region(link.keys, view._data, view._backend)
+        link.parent._variants = None
         return
-    if len(views) >= 16 and not len(views) & (len(views) - 1):  # at 16, 32, 64...: drop dead entries
-        views[:] = [r for r in views if r() is not None]
-    views.append(weakref.ref(view))
+    positions = _positions(view, link, owner)
+    values = view._backend.to_numpy(view._data)
+    owner._fresh()
+    if owner._backend is _NUMPY:
+        owner._data.flat[positions] = values
+    else:
+        owner._backend_write(positions, values, flat=True)
+    owner._variants = None
 
 
-def _index_detached(parent, keys, backend):
-    """A new buffer on ``backend`` holding ``parent[keys]``."""
-    if backend is parent._backend:
-        got = backend.basic_index(parent._data, keys)
-        if got is not None:
-            return got[0]
-    host = _np.array(parent._get(_NUMPY)[keys])
-    return host if backend is _NUMPY else backend.from_numpy(host, parent.context)
-
-
-def _write_through(view):
-    while view._link is not None:
-        parent, keys = view._link
-        parent._write_region(keys, view._data, view._backend)
-        parent._variants = None
-        view = parent
-
-
-def _refresh_views(owner, writer):
-    live = []
-    for ref in owner._views:  # in creation order: a view is refreshed after the view it was taken from
+def _mark_stale(family, writer):
+    fresh = family.fresh
+    family.fresh = []
+    for ref in fresh:
         view = ref()
         if view is None:
             continue
-        live.append(ref)
-        if view is not writer:
-            parent, keys = view._link
-            view._data = _index_detached(parent, keys, view._backend)
-            view._variants = None
-    owner._views = live
+        if view is writer:  # it holds the values just written
+            family.fresh.append(ref)
+            continue
+        if view._backend is _STALE:
+            continue
+        link = view._link
+        view.shape, view.dtype  # cached now: a stale view still answers them  # noqa: B018
+        link.home = view._backend
+        link.ctx = _CPU if view._backend is _NUMPY else view._backend.context_of(view._data)
+        view._backend = _STALE
+        view._data = None
+        view._variants = None
+
+
+def _resync(view):
+    """A stale detached view takes its owner's current values."""
+    link = view._link
+    owner = view._root
+    home, ctx = link.home, link.ctx
+    if link.keys is not None:
+        data = _index_detached(link.parent, link.keys, home, ctx)
+    else:
+        positions = _positions(view, link, owner)
+        host = _np.take(owner._get(_NUMPY), positions)
+        data = host if home is _NUMPY else home.from_numpy(host, ctx)
+    view._data = data
+    view._backend = home
+    view._variants = None
+    link.home = link.ctx = None
+    _remember(owner._views, view)
+
+
+def _index_detached(parent, keys, backend, ctx=None):
+    """A new buffer on ``backend`` holding ``parent[keys]``."""
+    parent._fresh()
+    if backend is parent._backend:
+        got = backend.basic_index(parent._data, keys)
+        if got is not None:
+            return got[0] if not got[1] else got[0].copy()
+    host = _np.array(parent._get(_NUMPY)[keys])
+    return host if backend is _NUMPY else backend.from_numpy(host, parent.context if ctx is None else ctx)
 
 
 _FAST_EXPONENTS = (-1, 0, 0.5, 1, 2)
@@ -536,18 +796,20 @@ def _rebuild(value):
 
 
 def _native_of(obj):
-    """(native data, backend) for wrapping ``obj`` without a copy where possible."""
+    """(native data, backend, whether the data is the caller's memory) for wrapping ``obj`` without a copy
+    where possible."""
     if isinstance(obj, _np.ndarray):
-        return obj, _NUMPY
+        return obj, _NUMPY, True
     for backend in registered_backends():
         if backend is not _NUMPY and backend.is_native(obj):
-            return backend.adopt(obj), backend
+            return backend.adopt(obj), backend, True
     if type(obj).__module__.startswith("mxnet"):
         from minpy.backends import mxnet_backend
 
         if mxnet_backend.available() and mxnet_backend.is_native(obj):
-            return mxnet_backend.adopt(obj), mxnet_backend
-    return _np.asarray(obj), _NUMPY
+            return mxnet_backend.adopt(obj), mxnet_backend, True
+    data = _np.asarray(obj)
+    return data, _NUMPY, data.base is not None  # a buffer object's memory (memoryview, torch...) is shared
 
 
 def _to_numpy_tree(obj):

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 import warnings
+import weakref
 
 from minpy import routing
 from minpy.config import FallbackError, FallbackWarning, settings
@@ -22,22 +23,58 @@ from minpy.config import FallbackError, FallbackWarning, settings
 _log = logging.getLogger("minpy.fallback")
 
 
-class _Recorder:
-    __slots__ = ("timing", "calls", "seconds", "fallbacks", "copies", "measurement_copies", "backend_problems",
-                 "_reported")
+class _Counts:
+    """One thread's counters. Each thread counts into its own (no lost counts when threads call operators at
+    once, and no lock on the hot path); :func:`op_stats` merges them."""
 
-    def __init__(self):
-        self.timing = False
+    __slots__ = ("calls", "seconds", "fallbacks", "copies", "measurement_copies", "reasons", "thread")
+
+    def __init__(self, thread=None):
         self.calls = {}        # (op name, backend name) -> count
         self.seconds = {}      # (op name, backend name) -> seconds (only while timing)
         self.fallbacks = {}    # (op name, reason) -> count
         self.copies = {}       # (from, to) -> [count, bytes, seconds]
         self.measurement_copies = {}  # the same, for copies the auto policy made to time operators
-        self.backend_problems = {}    # backend name -> why it is installed but cannot be used
+        self.reasons = {}      # op name -> distinct reasons in ``fallbacks``
+        self.thread = thread   # weak reference to the thread counting here (None: threads that have ended)
+
+
+_lock = threading.Lock()
+_all_counts = []              # every live thread's _Counts
+_retired = _Counts()          # what threads that have ended counted
+_MAX_FALLBACK_REASONS = 64    # per operator: reasons can name shapes, so distinct ones are kept up to a bound
+
+
+class _ThreadCounts(threading.local):
+    def __init__(self):
+        counts = self.counts = _Counts(weakref.ref(threading.current_thread()))
+        with _lock:
+            _all_counts.append(counts)
+
+
+class _Recorder:
+    """``timing``: whether operator calls are timed (process-wide); ``backend_problems``: backend name -> why it
+    is installed but cannot be used (process-wide). ``calls``, ``seconds``, ``fallbacks``, ``copies``,
+    ``measurement_copies``: the calling thread's own counters (the hot path adds to them; :func:`op_stats` reads
+    all)."""
+
+    __slots__ = ("timing", "backend_problems", "_reported")
+
+    def __init__(self):
+        self.timing = False
+        self.backend_problems = {}
         self._reported = set()
+
+    calls = property(lambda self: _local.counts.calls)
+    seconds = property(lambda self: _local.counts.seconds)
+    fallbacks = property(lambda self: _local.counts.fallbacks)
+    copies = property(lambda self: _local.counts.copies)
+    measurement_copies = property(lambda self: _local.counts.measurement_copies)
 
 
 recorder = _Recorder()
+#: this thread's counters: ``_local.counts`` (a :class:`_Counts`)
+_local = _ThreadCounts()
 _measuring = threading.local()  # .active: this thread is timing operators for the auto policy
 
 
@@ -59,7 +96,8 @@ def note_backend_problem(backend_name, message):
 
 
 def count_copy(src, dst, nbytes, seconds):
-    copies = recorder.measurement_copies if getattr(_measuring, "active", False) else recorder.copies
+    counts = _local.counts
+    copies = counts.measurement_copies if getattr(_measuring, "active", False) else counts.copies
     entry = copies.get((src, dst))
     if entry is None:
         copies[(src, dst)] = [1, nbytes, seconds]
@@ -77,17 +115,29 @@ def public_name(op_name):
 
 def count_fallback(op_name, reason):
     key = (op_name, reason)
-    fallbacks = recorder.fallbacks
-    fallbacks[key] = fallbacks.get(key, 0) + 1
+    counts = _local.counts
+    fallbacks = counts.fallbacks
+    n = fallbacks.get(key)
+    if n is None:
+        distinct = counts.reasons
+        if distinct.get(op_name, 0) >= _MAX_FALLBACK_REASONS:
+            key = (op_name, "(further reasons)")  # reasons can name shapes: the table stays bounded
+            n = fallbacks.get(key)
+        else:
+            distinct[op_name] = distinct.get(op_name, 0) + 1
+    fallbacks[key] = (n or 0) + 1
     action = settings.fallback_action
     if action == "none":
         return
     if action == "raise":
         raise FallbackError(f"{public_name(op_name)} fell back to NumPy: {reason} "
                             "(fallback_action is 'raise'; see minpy.config.set_fallback_action)")
-    if key in recorder._reported:
+    reported = recorder._reported
+    if key in reported:
         return
-    recorder._reported.add(key)
+    if len(reported) >= 4096:
+        return  # a process that met this many distinct fallbacks has been told; the set stays bounded
+    reported.add(key)
     message = f"{public_name(op_name)} runs on NumPy: {reason}"
     if action == "warn":
         warnings.warn(message, FallbackWarning, stacklevel=4)
@@ -102,34 +152,67 @@ def record_op_stat(enable=True):
 
 
 def reset_op_stat():
-    """Forget every count, time, fallback and copy recorded so far."""
-    recorder.calls.clear()
-    recorder.seconds.clear()
-    recorder.fallbacks.clear()
-    recorder.copies.clear()
-    recorder.measurement_copies.clear()
-    recorder._reported.clear()
+    """Forget every count, time, fallback and copy recorded so far (by every thread)."""
+    with _lock:
+        for counts in [*_all_counts, _retired]:
+            # fresh dictionaries, not cleared ones: a thread in the middle of an increment writes into the
+            # old one, so no count from before the reset survives it
+            counts.calls, counts.seconds, counts.fallbacks, counts.reasons = {}, {}, {}, {}
+            counts.copies, counts.measurement_copies = {}, {}
+        recorder._reported.clear()
+
+
+def _merged():
+    """Every thread's counters added up (threads that have ended are folded into ``_retired`` here)."""
+    total = _Counts()
+    with _lock:
+        live = []
+        for counts in _all_counts:
+            thread = counts.thread()
+            if thread is None or not thread.is_alive():
+                _add(_retired, counts)
+            else:
+                live.append(counts)
+        _all_counts[:] = live
+        for counts in [_retired, *live]:
+            _add(total, counts)
+    return total
+
+
+def _add(into, counts):
+    for name in ("calls", "seconds", "fallbacks"):
+        target = getattr(into, name)
+        for key, n in list(getattr(counts, name).items()):
+            target[key] = target.get(key, 0) + n
+    for name in ("copies", "measurement_copies"):
+        target = getattr(into, name)
+        for key, (c, nb, sec) in list(getattr(counts, name).items()):
+            entry = target.setdefault(key, [0, 0, 0.0])
+            entry[0] += c
+            entry[1] += nb
+            entry[2] += sec
 
 
 def op_stats():
-    """The statistics as plain data::
+    """The statistics as plain data, summed over threads::
 
         {"calls": {op: {backend: count}}, "seconds": {op: {backend: s}},
          "fallbacks": {op: {reason: count}}, "copies": {"numpy->mxnet": {"count", "bytes", "seconds"}},
          "measurement_copies": {...as copies, made by the auto policy to time operators},
          "timing": whether record_op_stat() is on, "backend_problems": {backend: why it cannot be used}}
     """
+    merged = _merged()
     calls, seconds, fallbacks = {}, {}, {}
-    for (op, backend), n in recorder.calls.items():
+    for (op, backend), n in merged.calls.items():
         calls.setdefault(op, {})[backend] = n
-    for (op, backend), s in recorder.seconds.items():
+    for (op, backend), s in merged.seconds.items():
         seconds.setdefault(op, {})[backend] = s
-    for (op, reason), n in recorder.fallbacks.items():
+    for (op, reason), n in merged.fallbacks.items():
         fallbacks.setdefault(op, {})[reason] = n
     def routes(table):
         return {f"{a}->{b}": {"count": c, "bytes": nb, "seconds": s} for (a, b), (c, nb, s) in table.items()}
-    return {"calls": calls, "seconds": seconds, "fallbacks": fallbacks, "copies": routes(recorder.copies),
-            "measurement_copies": routes(recorder.measurement_copies), "timing": recorder.timing,
+    return {"calls": calls, "seconds": seconds, "fallbacks": fallbacks, "copies": routes(merged.copies),
+            "measurement_copies": routes(merged.measurement_copies), "timing": recorder.timing,
             "backend_problems": dict(recorder.backend_problems)}
 
 

@@ -1,6 +1,11 @@
 """The backend protocol, and :class:`Impl`: how one backend implements one operator."""
 
 
+class NativeUnsupported(Exception):
+    """Raised by minpy's own adapters for a call the native library would get wrong (a documented
+    difference from NumPy): like the library's own errors, it sends the call to NumPy."""
+
+
 class Impl:
     """How one backend implements an operator (an entry of the operator table, :mod:`minpy.ops.table`).
 
@@ -103,6 +108,38 @@ class Backend:
 
     def wait(self, data):
         """Block until asynchronous work producing ``data`` is done (MXNet's engine, a GPU stream)."""
+
+    #: whether arrays here are strided views of memory, whose elements :meth:`memory_layout` can place
+    strided = False
+
+    def memory_layout(self, data):
+        """``(address, element strides)`` of native ``data`` for a backend whose arrays are strided views of
+        memory (NumPy, CuPy), or None for one whose arrays are dense in C order (MXNet). Minpy uses it to tell
+        which elements of its base a view of ``data`` holds, without reading the data."""
+        return None
+
+    #: the library's top-level package names (``("mxnet",)``): an exception raised in, or below, a frame of
+    #: their code is the library's own
+    packages = ()
+    #: the library's own exception classes (MXNetError...), whichever code raised them
+    error_types = ()
+
+    def own_error(self, exc):
+        """Whether ``exc`` is this backend's own error (its library rejected the call, or an adapter refused
+        it with :class:`NativeUnsupported`), which sends the call to NumPy. Anything else is a bug in minpy's
+        glue code and must surface, not be hidden by a NumPy rerun."""
+        if isinstance(exc, NativeUnsupported) or (self.error_types and isinstance(exc, self.error_types)):
+            return True
+        packages = self.packages
+        if packages:
+            tb = exc.__traceback__
+            while tb is not None:
+                # the frame's module, not its file: MXNet runs operator wrappers it generates with exec()
+                module = tb.tb_frame.f_globals.get("__name__") or ""
+                if module.partition(".")[0] in packages:
+                    return True
+                tb = tb.tb_next
+        return False
 
     def __repr__(self):
         return f"<minpy backend {self.name}>"

@@ -150,6 +150,8 @@ class CuPyBackend(LazyBackend):
             return self._state
         self.cp = cupy
         self.native_type = cupy.ndarray
+        # CuPy's errors: raised in (or below) its Python or Cython modules, read off the traceback
+        self.packages = ("cupy", "cupy_backends")
         self.device_count = count
         self._state = True
         return True
@@ -259,14 +261,18 @@ class CuPyBackend(LazyBackend):
                     data[key] = value
             else:
                 data[key] = value
-        except Exception:  # CuPy's checks (bounds, shapes): NumPy on the host gives the answer or its error
+        except Exception as exc:  # CuPy's checks (bounds, shapes): NumPy on the host gives the answer or its error
+            if not self.own_error(exc):
+                raise
             return False
         return True
 
     def basic_index(self, data, keys):
         try:
             result = data[keys[0] if len(keys) == 1 else keys]
-        except Exception:  # e.g. an index out of range: NumPy on the host gives the answer or its error
+        except Exception as exc:  # e.g. an index out of range: NumPy on the host gives the answer or its error
+            if not self.own_error(exc):
+                raise
             return None
         if len(keys) == len(data.shape) and all(type(k) is int for k in keys):
             return result.copy(), False  # NumPy gives a scalar, CuPy a 0-d view: copy it
@@ -288,6 +294,15 @@ class CuPyBackend(LazyBackend):
             return result.data.mem is data.data.mem and result.data.mem is not None
         except AttributeError:
             return False
+
+    strided = True
+
+    def memory_layout(self, data):
+        size = data.itemsize
+        strides = data.strides
+        if size == 0 or any(st % size for st in strides):
+            return None
+        return data.data.ptr, tuple(st // size for st in strides)
 
     def wait(self, data):
         # kernels run in stream order: waiting for the stream that produced ``data`` waits for ``data``

@@ -59,6 +59,11 @@ class MXNetBackend(LazyBackend):
             return self._state
         _without_root_handlers_added(mx.util.set_np_shape, True)
         self.mx = mx
+        # MXNet's errors: MXNetError from the C++ library, and whatever its Python layer raises for input it
+        # rejects (ValueError, TypeError, IndexError, NotImplementedError, AttributeError, KeyError...: read off
+        # the traceback, see Backend.own_error)
+        self.error_types = (mx.base.MXNetError,)
+        self.packages = ("mxnet",)
         self.native_type = mx.np.ndarray
         self._state = True
         return True
@@ -177,7 +182,9 @@ class MXNetBackend(LazyBackend):
             if any(k is None for k in keys):
                 key, value = self._without_new_axes(data, keys, value)
             data[key] = value
-        except Exception:  # MXNet's own checks (shapes, bounds, empty arrays): NumPy on the host decides
+        except Exception as exc:  # MXNet's own checks (shapes, bounds, empty arrays): NumPy on the host decides
+            if not self.own_error(exc):
+                raise
             return False
         return True
 
@@ -200,7 +207,9 @@ class MXNetBackend(LazyBackend):
         try:
             # a lone int or slice takes MXNet's fast path (~10 us); any tuple its general one (~100 us)
             result = data[keys[0] if len(keys) == 1 else keys]
-        except Exception:  # e.g. an index out of range: NumPy on the host gives the answer or its error
+        except Exception as exc:  # e.g. an index out of range: NumPy on the host gives the answer or its error
+            if not self.own_error(exc):
+                raise
             return None
         if len(keys) == len(shape) and all(type(k) is int for k in keys):
             return result.copy(), False  # NumPy gives a scalar, MXNet a 0-d view: copy it

@@ -9,6 +9,8 @@ import numpy as np
 from mxnet import np as mnp
 from mxnet import npx
 
+from minpy.backends.base import NativeUnsupported
+
 _INT64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
 
@@ -192,8 +194,9 @@ def concatenate(arrays, axis=0, dtype=None):
 def stack(arrays, axis=0):
     arrays = list(arrays)
     if any(a.shape != arrays[0].shape for a in arrays):
-        # MXNet 1.9 stacks arrays of equal size but different shapes without complaint (a wrong answer)
-        raise ValueError("all input arrays must have the same shape")
+        # MXNet 1.9 stacks arrays of equal size but different shapes without complaint (a wrong answer):
+        # NumPy raises its own error
+        raise NativeUnsupported("all input arrays must have the same shape")
     return mnp.stack(arrays, axis=axis)
 
 
@@ -227,7 +230,10 @@ def where(condition, x, y):
 def _where(condition, x, y):
     """mx.np.where, except that MXNet 1.9 kills the process (std::terminate) when broadcasting gives an empty
     result from operands of different shapes: that result is made directly."""
-    shape = np.broadcast_shapes(*(v.shape for v in (condition, x, y) if isinstance(v, mnp.ndarray)))
+    try:
+        shape = np.broadcast_shapes(*(v.shape for v in (condition, x, y) if isinstance(v, mnp.ndarray)))
+    except ValueError as exc:  # shapes that do not broadcast: NumPy raises its own error
+        raise NativeUnsupported(str(exc)) from None
     if 0 in shape:
         dtype = x.dtype if isinstance(x, mnp.ndarray) else y.dtype
         return mnp.zeros(shape, dtype=dtype)

@@ -41,3 +41,12 @@ class NumpyBackend(Backend):
 
     def astype(self, data, dtype):
         return data.astype(dtype)
+
+    strided = True
+
+    def memory_layout(self, data):
+        size = data.itemsize
+        strides = data.strides
+        if size == 0 or any(st % size for st in strides):
+            return None
+        return data.__array_interface__["data"][0], tuple(st // size for st in strides)

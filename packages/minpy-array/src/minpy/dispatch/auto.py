@@ -18,6 +18,7 @@ enqueueing.
 """
 import atexit
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -39,6 +40,9 @@ _DEFAULT = object()
 #: a first round of measurements at least this long (seconds) is followed by one more round, not two
 _SLOW = 0.02
 _SAVE_EVERY = 32
+#: at most this many measurements are kept (in memory and in the file); beyond it the oldest go first. Keys of
+#: :func:`choose` name shapes, so a program whose shapes keep changing would otherwise grow the table forever.
+MAX_ENTRIES = 4096
 
 
 def _versions():
@@ -134,7 +138,7 @@ class CostModel:
                 shown = ", ".join(repr(k) for k in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
                 self._warn_damaged(f"{len(bad)} malformed entries ({shown}), remeasured")
                 entries = {k: v for k, v in entries.items() if k not in set(bad)}
-            return entries
+            return _trim(entries)
         except (OSError, ValueError) as exc:  # not readable, not JSON (UnicodeDecodeError is a ValueError)
             self._warn_damaged(f"{type(exc).__name__}: {exc}; everything is remeasured")
             return {}
@@ -149,7 +153,10 @@ class CostModel:
 
     def put(self, key, value):
         with self._lock:
-            self.entries[key] = value
+            entries = self.entries
+            entries.pop(key, None)  # re-measured: now the newest
+            entries[key] = value
+            _trim(entries)
             self._unsaved += 1
             if self._unsaved >= _SAVE_EVERY:
                 self.save()
@@ -161,12 +168,15 @@ class CostModel:
         try:
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
-            merged = dict(self._read())  # keep what other processes measured meanwhile
-            merged.update(self._entries)
+            ours = self._entries
+            # keep what other processes measured meanwhile, older than ours (the file keeps the order: oldest
+            # first), and the newest MAX_ENTRIES of all
+            merged = {k: v for k, v in self._read().items() if k not in ours}
+            merged.update(ours)
+            _trim(merged)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".auto-", suffix=".json")
             with os.fdopen(fd, "w") as f:
-                json.dump({"format": _FORMAT, "fingerprint": fingerprint(), "entries": merged}, f, indent=0,
-                          sort_keys=True)
+                json.dump({"format": _FORMAT, "fingerprint": fingerprint(), "entries": merged}, f, indent=0)
             os.replace(tmp, self.path)
             self._unsaved = 0
         except OSError as exc:  # a read-only home: measurements stay in memory
@@ -204,10 +214,19 @@ def _sound_entry(key, value):
     ``{backend: seconds}`` for anything else."""
     if not isinstance(key, str):
         return False
-    if key.startswith("copy|"):
+    if key.startswith("copy|") and ">" in key:  # "copy|numpy>mxnet" ("copy|<f8|11" times the copy operator)
         return isinstance(value, list) and len(value) == 2 and all(_seconds(v) for v in value)
     return (isinstance(value, dict) and bool(value)
             and all(isinstance(k, str) and _seconds(v) for k, v in value.items()))
+
+
+def _trim(entries):
+    """Drop the oldest entries (insertion order) beyond :data:`MAX_ENTRIES`."""
+    extra = len(entries) - MAX_ENTRIES
+    if extra > 0:
+        for key in list(itertools.islice(entries, extra)):
+            del entries[key]
+    return entries
 
 
 def _measure_copies(src, dst, ctx):
@@ -297,7 +316,7 @@ def choose(policy, key, candidates, settle=None):
                 {name: (lambda run=run: settle(run())) for name, run in candidates.items()}
             results, times = measure_each(timed)
             model.put(key, times)
-            decided = policy.decisions[key] = min(names, key=times.__getitem__)
+            decided = policy.remember(key, min(names, key=times.__getitem__))
             return results[decided]
-        decided = policy.decisions[key] = min(names, key=times.__getitem__)
+        decided = policy.remember(key, min(names, key=times.__getitem__))
     return candidates[decided]()

@@ -139,6 +139,18 @@ class AutoPolicy(Policy):
         self.fast_tables = {}
         self.model_generation = self.cost_model.generation
 
+    #: at most this many decisions are kept; past it they are dropped and made again from the cost model
+    #: (their keys name where each input lives, and choose() keys name shapes: they can keep growing)
+    max_decisions = 4096
+
+    def remember(self, key, backend_name):
+        """Keep a decision (bounded, see :attr:`max_decisions`); returns ``backend_name``."""
+        decisions = self.decisions
+        if len(decisions) >= self.max_decisions:
+            decisions.clear()
+        decisions[key] = backend_name
+        return backend_name
+
     def fast_table(self, op_name):
         """The dispatcher's fast-path table of ``op_name``: (dtype char, size class) -> whether NumPy runs calls
         whose inputs are all on NumPy. Everything decided is dropped first if the cost model was cleared."""

@@ -5,14 +5,14 @@ import types
 import numpy as np
 
 from minpy import extend as _extend
-from minpy.array import _OPS, Array, _link_view
+from minpy.array import _OPS, _STALE, Array, link_view
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.ops import table as _table
 from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _reraise, all_operators, describe,
                                 get_operator, register)
 from minpy.dispatch.policy import current_policy
-from minpy.stats import count_fallback, recorder
 from minpy.errors import user_error
+from minpy.stats import _local as _counting, count_fallback
 
 _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
@@ -22,18 +22,25 @@ MIRRORED = {"": np, "random": np.random, "linalg": np.linalg, "fft": np.fft}
 
 def _count(op_name, backend):
     key = (op_name, backend.name)
-    recorder.calls[key] = recorder.calls.get(key, 0) + 1
+    calls = _counting.counts.calls
+    calls[key] = calls.get(key, 0) + 1
 
 
 # -- operators that write -------------------------------------------------------------------------------------------
 def _setitem(op, args, kwargs):
     a, key, value = args
+    if a._backend is _STALE:
+        a._fresh()
+    if a._link is not None:
+        a._check_writeable()
     backend = a._backend
     if backend is not _NUMPY:
         v = value._get(backend, a.context) if isinstance(value, Array) else value
         try:
             done = _key_is_basic(key) and backend.setitem(a._data, key, v)
-        except Exception:  # e.g. MXNet's broadcast or bounds errors: NumPy below gives the answer or the error
+        except Exception as exc:  # e.g. MXNet's broadcast or bounds errors: NumPy below gives the answer or the error
+            if not backend.own_error(exc):
+                raise
             done = False
         if done:
             a._wrote()
@@ -64,11 +71,21 @@ def _getitem(op, args, kwargs):
     if keys is None:
         return _invoke(op, args, kwargs)
     backend = a._backend
+    if backend is _STALE:
+        a._fresh()
+        backend = a._backend
     got = None
-    if backend is _NUMPY or backend.name in current_policy().preference:
+    if backend is _NUMPY:
         try:
             got = backend.basic_index(a._data, keys)
-        except Exception:  # MXNet's index errors: NumPy below gives the answer or NumPy's own error
+        except Exception as exc:
+            _reraise(op, exc, (a, key), {})
+    elif backend.name in current_policy().preference:
+        try:
+            got = backend.basic_index(a._data, keys)
+        except Exception as exc:  # MXNet's index errors: NumPy below gives the answer or NumPy's own error
+            if not backend.own_error(exc):
+                raise
             got = None
     if got is None:
         try:
@@ -79,10 +96,15 @@ def _getitem(op, args, kwargs):
         got = (np.array(host), False)  # its own buffer: the cached host copy is read-only
     data, shares = got
     result = Array(data, backend)
-    if shares and a._link is None:
-        result._root = a._root if a._root is not None else a
+    link = a._link
+    if shares and link is None and backend.strided:
+        result._root = a._root if a._root is not None else a  # a view in the owner's strided memory
     elif not (len(keys) == a.ndim and all(type(k) is int for k in keys)):  # not a scalar: a view
-        _link_view(result, a, keys)
+        if shares and (link is None or not link.detached):
+            # in the owner's memory, without strides to tell which elements (MXNet): keep the keys
+            link_view(result, a, keys, detached=False, writeable=link is None or link.writeable)
+        else:
+            link_view(result, a, keys, writeable=link is None or link.writeable)
     _count(op.name, backend)
     return result
 
@@ -116,6 +138,8 @@ def _mutating(op, args, kwargs):
         args, _ = _normalise(op, args)
         return op.ref(*[_convert(x, _NUMPY, None) for x in args],
                       **{k: _convert(v, _NUMPY, None) for k, v in kwargs.items()})
+    target._fresh()
+    target._check_writeable()
     rest = [_convert(x, _NUMPY, None) for x in args[1:]]
     nkwargs = {k: _convert(v, _NUMPY, None) for k, v in kwargs.items()}
     if target._backend is _NUMPY:
@@ -150,6 +174,8 @@ _IN_PLACE = {"add": _py_operator.iadd, "subtract": _py_operator.isub, "multiply"
 def _inplace(name, a, b):
     """``a op= b`` with NumPy's semantics: same-kind casting back into ``a``'s dtype, the buffer kept."""
     op = get_operator(name)
+    a._fresh()
+    a._check_writeable()
     if (_extend._interceptor[0] is None or not _extend._hooks.stack) and (a._backend is _NUMPY or (_NUMPY1 and a.ndim == 0)):
         # NumPy's own in-place operator decides: its fast path for ** 2, ** 0.5... keeps dtypes numpy.power
         # would promote, and NumPy 1.x casts by value with the output in view for 0-d arrays
@@ -230,6 +256,7 @@ def _build():
     for record in _table.RECORDS:
         fields = dict(record)
         name = fields.pop("name")
+        fields["views"] = name in _table.VIEWS
         if name in _table.MUTATING:
             fields["custom"] = _mutating
         elif name == "getitem":
@@ -256,7 +283,7 @@ def _build():
             if alias_of is not None:
                 register(Operator(full, **alias_of))
                 continue
-            kwargs = {}
+            kwargs = {"views": full in _table.VIEWS}
             if attr in _table.INFO and not prefix:
                 kwargs["wrap_result"] = False
             if full in _table.MUTATING:

@@ -14,15 +14,15 @@ import math
 import numpy as np
 
 from minpy import extend as _extend, routing
-from minpy.array import _OPS, Array
+from minpy.array import _OPS, Array, is_foreign, is_standin_view, link_view, mark_foreign, standin
 from minpy.backends import get_backend, numpy_backend as _NUMPY
-from minpy.backends.base import Impl  # noqa: F401  (the operator table's records use it; kept importable here)
+from minpy.backends.base import Impl, NativeUnsupported  # noqa: F401  (Impl: the table's records use it)
 from minpy.config import settings
 from minpy.context import _CPU, current_context
 from minpy.errors import user_error
 from minpy.dispatch import auto as _auto
 from minpy.dispatch.policy import PolicyError, current_policy
-from minpy.stats import count_fallback, measuring, perf_counter, public_name, recorder
+from minpy.stats import _local as _counting, count_fallback, measuring, perf_counter, public_name, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _F64 = np.dtype(np.float64)
@@ -36,10 +36,10 @@ class Operator:
     """One operator: its NumPy reference and the other backends that implement it."""
 
     __slots__ = ("name", "ref", "impls", "kind", "differentiable", "casting", "tol", "wrap_result",
-                 "float_default", "numpy_reason", "custom", "public", "_plan", "__weakref__")
+                 "float_default", "numpy_reason", "custom", "views", "public", "_plan", "__weakref__")
 
     def __init__(self, name, ref, impls=None, kind="function", differentiable=None, casting=None, tol=None,
-                 wrap_result=True, float_default=False, numpy_reason=None, custom=None):
+                 wrap_result=True, float_default=False, numpy_reason=None, custom=None, views=False):
         self.name = name
         self.ref = ref
         self.impls = impls or {}
@@ -51,6 +51,9 @@ class Operator:
         self.float_default = float_default
         self.numpy_reason = numpy_reason
         self.custom = custom
+        #: NumPy's result may be a view of the first argument (reshape, transpose...): a native backend's
+        #: result is then checked against NumPy's rule and made a view where NumPy's would be one
+        self.views = views
         self._plan = None
         self.public = _make_public(self)
 
@@ -208,8 +211,15 @@ def _make_public(op):
 # -- argument handling ---------------------------------------------------------------------------------
 def _as_array(x):
     if isinstance(x, _NDARRAY):
-        return Array(x, _NUMPY)
+        return _foreign(x)
     return Array(np.asarray(x), _NUMPY)
+
+
+def _foreign(x):
+    """The caller's ndarray as an Array sharing its memory, which the caller may write directly."""
+    a = Array(x, _NUMPY)
+    mark_foreign(a)
+    return a
 
 
 def _normalise(op, args):
@@ -237,7 +247,7 @@ def _normalise(op, args):
                 elif isinstance(x, _NDARRAY):
                     if inner is None:
                         inner = list(a)
-                    inner[j] = w = Array(x, _NUMPY)
+                    inner[j] = w = _foreign(x)
                     arrays.append(w)
             if inner is not None:
                 if rebuilt is None:
@@ -317,6 +327,17 @@ def _native_reason(op, backend, impl, arrays, args, kwargs):
         for k, v in kwargs.items():
             if k not in allowed and v is not None:
                 return f"{backend.name}'s {op.name} does not take the keyword {k!r}"
+    if op.views and arrays and arrays[0] is args[0] and is_foreign(args[0]) and \
+            (args[0]._root if args[0]._root is not None else args[0])._backend is _NUMPY:
+        out, stand = _standin_call(op, args, kwargs, args[0])
+        if out is None or out is stand or is_standin_view(out, args[0]) or (
+                type(out) in (list, tuple) and any(is_standin_view(o, args[0]) for o in out)):
+            return "a view of a NumPy buffer minpy does not own is taken in its memory, on NumPy"
+    if args and type(args[0]) in (list, tuple) and op.kind != "creation" and not (
+            op.kind == "shape" and any(isinstance(x, Array) for x in args[0])):
+        # array data as a Python sequence (np.prod(shape), np.sum([x, y])): NumPy converts it; native
+        # implementations take arrays (joining operators take sequences of Arrays, which their predicates check)
+        return f"{backend.name}'s {op.name} takes arrays, not a Python {type(args[0]).__name__}"
     if impl.accepts is not None:
         return impl.accepts(args, kwargs)
     return None
@@ -378,10 +399,10 @@ def _numpy_run(op, plan, args, kwargs, data):
     else:
         result = _wrap(r, _NUMPY)
         if _aliases(r, data):
-            _tie_views(result, r, args)
+            result = _tie_views(op, result, r, args, kwargs)
     if plan.fallback is not None:
         count_fallback(op.name, plan.fallback)
-    calls = recorder.calls
+    calls = _counting.counts.calls  # this thread's counters (merged when read)
     key = plan.numpy_key
     calls[key] = calls.get(key, 0) + 1
     return result
@@ -456,6 +477,8 @@ def _routed(op, plan, args, kwargs):
         try:
             result = _run_native(op, backend, impl, args, kwargs, arrays, ctx)
         except Exception as exc:  # MXNet raised: NumPy decides what the right answer or error is
+            if not backend.own_error(exc):
+                raise  # a bug in minpy's glue: a NumPy rerun would hide it (and auto_blacklist would keep it)
             result = _after_native_error(op, backend, exc, args, kwargs)
             backend, impl = _NUMPY, None
     else:
@@ -468,10 +491,11 @@ def _routed(op, plan, args, kwargs):
     if backend is _NUMPY and plan.home is not None:  # NumPy ran it (by design, fallback or rerun): to the device
         result = _to_home(result, plan.home, ctx)
     key = (op.name, backend.name)
-    calls = recorder.calls
+    counts = _counting.counts
+    calls = counts.calls
     calls[key] = calls.get(key, 0) + 1
     if timing:
-        seconds = recorder.seconds
+        seconds = counts.seconds
         seconds[key] = seconds.get(key, 0.0) + perf_counter() - start
     return result, backend, impl
 
@@ -527,6 +551,7 @@ def _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx):
         return (backend if forced == backend.name else _NUMPY), _MISS
     largest = arrays[0]
     for a in arrays:
+        a._fresh()  # a stale detached view takes its values now: its costs are priced where it lives
         if a.size > largest.size:
             largest = a
     dtype = largest.dtype
@@ -553,7 +578,7 @@ def _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx):
         if not w & 2:
             cost_native += model.copy_seconds(a._backend if w & 1 == 0 else _NUMPY, backend, a.nbytes, ctx)
     choice = backend if cost_native < cost_numpy else _NUMPY
-    pol.decisions[key] = choice.name
+    pol.remember(key, choice.name)
     if all(w & 1 for w in where):
         # inputs all on NumPy: the fast path, which sees only such calls, may now decide alone. NumPy winning
         # even against copies already made means it wins without them; a native win is only kept as "ask"
@@ -582,6 +607,8 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
     try:
         results, times = _auto.measure_each({"numpy": lambda: _run_numpy(op, args, kwargs), backend.name: native})
     except Exception as exc:
+        if not backend.own_error(exc):
+            raise
         return None, _after_native_error(op, backend, exc, args, kwargs), _NUMPY
     winner = backend if times[backend.name] < times["numpy"] else _NUMPY
     return times, results[winner.name], winner
@@ -642,7 +669,7 @@ def _missing_reason(op, pol, ctx):
 def _run_numpy(op, args, kwargs):
     sources = None
     if arrays_in(args) or arrays_in(kwargs.values()):
-        sources = args
+        sources, source_kwargs = args, kwargs
         args = [_convert(a, _NUMPY, _CPU) for a in args]
         kwargs = {k: _convert(v, _NUMPY, _CPU) for k, v in kwargs.items()}
     try:
@@ -651,11 +678,11 @@ def _run_numpy(op, args, kwargs):
         _reraise(op, exc, args, kwargs)
     if not op.wrap_result:
         return result
-    if op.float_default:
+    if op.float_default and not _holds_arrays(args):
         result = _default_float(result, kwargs)
     wrapped = _wrap(result, _NUMPY)
     if sources is not None and _aliases(result, args):
-        _tie_views(wrapped, result, sources)
+        wrapped = _tie_views(op, wrapped, result, sources, source_kwargs)
     return wrapped
 
 
@@ -674,24 +701,111 @@ def _aliases(result, args):
     return False
 
 
-def _tie_views(wrapped, result, sources):
-    """Results that share an argument's NumPy memory become views of that Array (writes through them bump its
-    version, so its cached copies on other backends go stale, as for a[key] views). A result sharing a
-    read-only cached copy (the argument lives on another backend) or a detached view's buffer gets its own
-    memory instead: writing there would change nothing the argument reads."""
+def _tie_views(op, wrapped, result, sources, kwargs):
+    """Results that share an argument's NumPy memory are views of that Array: writes through either are seen
+    by the other (and bump the owner's write counter, so its cached copies on other backends go stale). A
+    result that *is* an argument's data (``np.asarray(a)``) is that Array itself, as in NumPy. A result that
+    shares a copy of the argument (it lives on another backend, or is a detached view) becomes a detached view
+    of it where NumPy, run on the argument's stand-in, makes a view; else it gets its own memory. Returns the
+    results."""
     arrays = [a for a in sources if isinstance(a, Array)]
     arrays += [x for a in sources if type(a) in (list, tuple) for x in a if isinstance(x, Array)]
-    pairs = [(wrapped, result)] if type(result) is _NDARRAY else \
+    single = type(result) is _NDARRAY
+    pairs = [(wrapped, result)] if single else \
         [(w, r) for w, r in zip(wrapped, result) if type(r) is _NDARRAY and isinstance(w, Array)]
-    for w, r in pairs:
+    replaced = None
+    for i, (w, r) in enumerate(pairs):
         for a in arrays:
             data = a._get(_NUMPY)
             if r is data or (r.base is not None and np.may_share_memory(r, data)):
                 if a._backend is _NUMPY and a._link is None:
-                    w._root = a._root if a._root is not None else a
+                    if r is data:
+                        w = a  # the argument itself
+                    else:
+                        w._root = a._root if a._root is not None else a
                 else:
-                    w._data = np.array(r)
+                    w._data = np.array(r)  # its own memory: writing into a's copy would change nothing a reads
+                    w = _follow(op, w, i if not single else None, sources, kwargs, a)
+                if w is not pairs[i][0]:
+                    if replaced is None:
+                        replaced = {}
+                    replaced[id(pairs[i][0])] = w
                 break
+    if replaced is None:
+        return wrapped
+    if single:
+        return replaced[id(wrapped)]
+    return _replace(wrapped, replaced)
+
+
+def _replace(results, replaced):
+    t = type(results)
+    items = [replaced.get(id(r), r) for r in results]
+    return t(*items) if hasattr(results, "_fields") else t(items)
+
+
+def _standin_call(op, args, kwargs, target):
+    """``op`` run by NumPy with ``target`` replaced by its stand-in (a memory-less twin, see minpy.array) and
+    other arrays by their values: (NumPy's result, the stand-in), or (None, None) where that cannot be told."""
+    stand = standin(target)
+    if stand is None:
+        return None, None
+
+    def sub(x):
+        if x is target:
+            return stand
+        t = type(x)
+        if t is list or t is tuple:
+            return t(sub(v) for v in x)
+        if isinstance(x, Array):
+            return x._get(_NUMPY)
+        return x
+    try:
+        with np.errstate(all="ignore"):
+            out = op.ref(*[sub(a) for a in args], **{k: sub(v) for k, v in kwargs.items()})
+    except Exception:  # NumPy itself refuses the call (it then raises for the real call too)
+        return None, None
+    return out, stand
+
+
+def _follow(op, w, index, args, kwargs, target, backend=None):
+    """``w`` (result ``index`` of a multi-output call, else None) as NumPy has it: ``target`` itself, a view of
+    ``target`` (tied when ``backend`` made it in ``target``'s memory, else detached), or a copy."""
+    out, stand = _standin_call(op, args, kwargs, target)
+    if out is None:
+        return w
+    if index is not None:
+        if type(out) not in (list, tuple) or index >= len(out):
+            return w
+        out = out[index]
+    if out is stand:
+        return target  # NumPy returned its argument (asarray, astype(copy=False))
+    if not is_standin_view(out, target):
+        return w  # a copy in NumPy too
+    writeable = bool(out.flags.writeable) and (target._link is None or target._link.writeable)
+    if backend is not None and target._backend is backend and (target._link is None or not target._link.detached) \
+            and backend.shares_memory(w._data, target._data):
+        w._root = target._root if target._root is not None else target
+        if not backend.strided or not writeable:
+            link_view(w, target, stand=out, detached=False, writeable=writeable)
+        return w
+    return link_view(w, target, stand=out, writeable=writeable)
+
+
+def _native_views(op, backend, wrapped, args, kwargs):
+    """A native result of an operator whose NumPy result may be a view of its first argument: made a view
+    where NumPy's is one (MXNet's reshape, transpose... copy)."""
+    target = args[0] if args else None
+    if not isinstance(target, Array):
+        return wrapped
+    t = type(wrapped)
+    if t is Array:
+        return _follow(op, wrapped, None, args, kwargs, target, backend)
+    if t is list or t is tuple:
+        items = [_follow(op, w, i, args, kwargs, target, backend) if type(w) is Array else w
+                 for i, w in enumerate(wrapped)]
+        return t(*items) if hasattr(wrapped, "_fields") else t(items)
+    return wrapped
 
 
 def arrays_in(values):
@@ -700,6 +814,20 @@ def arrays_in(values):
         if t is Array or isinstance(v, Array):
             return True
         if (t is list or t is tuple) and any(isinstance(x, Array) for x in v):
+            return True
+    return False
+
+
+def _holds_arrays(args):
+    """Whether the arguments hold array data (np.asarray(a), np.array([a, b])): the configured default float
+    applies to values made from Python numbers only; an existing array keeps its dtype (and its memory), as
+    in NumPy."""
+    for a in args:
+        t = type(a)
+        if t is list or t is tuple:
+            if _holds_arrays(a):
+                return True
+        elif t is not bool and t not in _SCALARS and hasattr(a, "dtype"):
             return True
     return False
 
@@ -717,17 +845,20 @@ def _run_native(op, backend, impl, args, kwargs, arrays, ctx):
     if op.casting is not None:
         args, expected = _cast_for_native(op, backend, args, ctx)
     nargs = [_convert(a, backend, ctx) for a in args]
+    nkwargs = kwargs
     if kwargs:
-        kwargs = {k: _convert(v, backend, ctx) for k, v in kwargs.items()
-                  if v is not None or k in impl.kwargs}
-    result = impl.fn(*nargs, **kwargs)
-    if op.float_default:
-        if settings.default_float is not None and kwargs.get("dtype") is None \
+        nkwargs = {k: _convert(v, backend, ctx) for k, v in kwargs.items()
+                   if v is not None or k in impl.kwargs}
+    result = impl.fn(*nargs, **nkwargs)
+    if op.float_default and not _holds_arrays(nargs):
+        if settings.default_float is not None and nkwargs.get("dtype") is None \
                 and np.dtype(result.dtype) == np.float64:
             result = result.astype(settings.default_float)
     wrapped = _wrap(result, backend)
     if expected is not None and type(wrapped) is Array and wrapped.dtype != expected:
         wrapped = Array(backend.astype(wrapped._data, expected), backend)
+    elif op.views:
+        wrapped = _native_views(op, backend, wrapped, args, kwargs)
     elif backend.ties_views and type(wrapped) is Array:
         for a in arrays:  # a view of an argument: writes through either must be seen by the other's copies
             if a._backend is backend and a._link is None and backend.shares_memory(wrapped._data, a._data):
@@ -751,6 +882,7 @@ def _after_native_error(op, backend, exc, args, kwargs):
 
 # -- NumPy's dtype rules on backends that differ (elementwise operators) -----------------------------------
 _cast_cache = {}
+_CAST_CACHE_MAX = 4096
 
 
 def _signature(args):
@@ -802,7 +934,7 @@ def _cast_for_native(op, backend, args, ctx):
     if compute is None:
         return args, out_dtype
     if not backend.supports_dtype(compute):
-        raise TypeError(f"{backend.name} cannot compute {op.name} in {compute}")
+        raise NativeUnsupported(f"{backend.name} cannot compute {op.name} in {compute}")
     out = list(args)
     for i, a in enumerate(args):
         if isinstance(a, Array):
@@ -832,6 +964,8 @@ def _cast_entry(op, args, sig):
             compute = np.dtype(np.result_type(*stand_ins).str)
         else:
             compute = None
+        if len(_cast_cache) >= _CAST_CACHE_MAX:
+            _cast_cache.clear()  # bounded: rebuilt from NumPy on demand
         entry = _cast_cache[key] = (compute, out_dtype)
     return entry
 

@@ -680,3 +680,14 @@ INFO = ["shape", "ndim", "size", "result_type", "can_cast", "promote_types", "mi
 
 # Functions that write into their first argument (NumPy semantics: the caller's array changes).
 MUTATING = ["copyto", "place", "put", "putmask", "fill_diagonal", "put_along_axis", "random.shuffle"]
+
+# Functions whose NumPy result can be a view of their first argument. A backend other than NumPy that runs one
+# (MXNet copies where NumPy makes views) has its result checked against NumPy's own rule and kept in step with
+# the argument where NumPy's would share its memory (see "Detached views" in minpy.array). Calls NumPy runs need
+# no list: minpy sees the memory NumPy's result shares.
+VIEWS = frozenset([
+    "reshape", "ravel", "transpose", "swapaxes", "moveaxis", "rollaxis", "expand_dims", "squeeze", "atleast_1d",
+    "atleast_2d", "atleast_3d", "broadcast_to", "broadcast_arrays", "flip", "fliplr", "flipud", "rot90",
+    "diagonal", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit", "asarray", "asanyarray",
+    "ascontiguousarray", "asfortranarray", "require", "astype", "matrix_transpose", "permute_dims", "unstack",
+    "trim_zeros", "meshgrid", "linalg.matrix_transpose"])

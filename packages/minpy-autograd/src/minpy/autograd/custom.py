@@ -8,6 +8,7 @@ used, and nothing inside it is traced (so it has no second derivative unless you
 import numpy as onp
 
 from minpy.array import Array
+from minpy.backends import numpy_backend
 from minpy.autograd.primitive import Primitive
 
 
@@ -19,7 +20,7 @@ def _host(x):
 
 def _wrap(x):
     if isinstance(x, (onp.ndarray, onp.generic)):
-        return Array(onp.array(x))
+        return Array(onp.array(x), numpy_backend)
     if isinstance(x, tuple):
         return tuple(_wrap(v) for v in x)
     return x

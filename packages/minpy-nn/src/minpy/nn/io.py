@@ -15,6 +15,7 @@ from collections import OrderedDict
 import numpy as _onp
 
 from minpy.array import Array
+from minpy.backends import numpy_backend
 
 __all__ = ["DataBatch", "DataIter", "NDArrayIter", "DataFormatError", "load_cifar10", "load_mnist",
            "load_digits", "split_iterators"]
@@ -100,6 +101,13 @@ def _as_host(value, name):
     if isinstance(value, Array) or hasattr(value, "asnumpy"):
         return _onp.asarray(value.asnumpy())
     raise TypeError(f"{name}: expected a numpy.ndarray or a minpy Array, got {type(value).__name__}")
+
+
+def _batch(arr, index):
+    """The rows ``index`` of ``arr`` as a new contiguous array: minpy owns it (a view of the user's data set
+    would be a buffer minpy does not own, copied afresh to MXNet at every use)."""
+    batch = _onp.ascontiguousarray(arr[index])
+    return batch.copy() if _onp.may_share_memory(batch, arr) else batch
 
 
 def _sources(value, allow_empty, default_name):
@@ -242,7 +250,7 @@ class NDArrayIter(DataIter):
         if self._index is None:
             raise RuntimeError("no current batch: call next() (or iter_next()) first, and reset() after the end "
                                "of an epoch")
-        return [Array(_onp.ascontiguousarray(arr[self._index])) for _, arr in sources]
+        return [Array(_batch(arr, self._index), numpy_backend) for _, arr in sources]
 
     def getdata(self):
         return self._take(self.data)

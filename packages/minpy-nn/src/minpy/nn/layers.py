@@ -15,6 +15,9 @@ MinPy 0.3's ``minpy.nn.layers``, with these differences:
 * The temporal layers collect their steps in a list and stack them once, so their cost is linear in the
   sequence length (MinPy 0.3 appended to a growing array at each step: quadratic).
 """
+import collections
+import threading
+
 import numpy as _onp
 
 import minpy.numpy as np
@@ -399,20 +402,33 @@ def _settled(result):
     return result
 
 
-_FUNCTIONS = {}  # (kind, shapes, parameters, context) -> minpy.symbol.Function
+#: (kind, shapes, parameters, context) -> minpy.symbol.Function, the most recently used last. Each holds bound
+#: executors (memory for its shapes), so only the newest MAX_FUNCTIONS are kept: a program whose shapes keep
+#: changing (a last smaller batch, variable sequence lengths) would otherwise keep every one.
+_FUNCTIONS = collections.OrderedDict()
+MAX_FUNCTIONS = 32
+_functions_lock = threading.Lock()
 
 
 def _mx_function(key, build, input_shapes):
-    fn = _FUNCTIONS.get(key)
-    if fn is None:
-        from minpy.backends import mxnet_backend
-        from minpy.context import current_context
-        from minpy.symbol import Function
+    with _functions_lock:
+        fn = _FUNCTIONS.get(key)
+        if fn is not None:
+            _FUNCTIONS.move_to_end(key)
+            return fn
+    from minpy.backends import mxnet_backend
+    from minpy.context import current_context
+    from minpy.symbol import Function
 
-        mx = mxnet_backend.mx
-        ctx = current_context()
-        mx_ctx = mx.gpu(ctx.device_id) if ctx.device_type == "gpu" else mx.cpu()
-        fn = _FUNCTIONS[key] = Function(build(mx), input_shapes=input_shapes, name=key[0], ctx=mx_ctx)
+    mx = mxnet_backend.mx
+    ctx = current_context()
+    mx_ctx = mx.gpu(ctx.device_id) if ctx.device_type == "gpu" else mx.cpu()
+    fn = Function(build(mx), input_shapes=input_shapes, name=key[0], ctx=mx_ctx)
+    with _functions_lock:
+        fn = _FUNCTIONS.setdefault(key, fn)  # another thread may have built it meanwhile: one stays
+        _FUNCTIONS.move_to_end(key)
+        while len(_FUNCTIONS) > MAX_FUNCTIONS:
+            _FUNCTIONS.popitem(last=False)
     return fn
 
 

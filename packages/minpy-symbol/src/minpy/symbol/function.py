@@ -12,6 +12,7 @@ is busy, and both go back to the cache afterwards.
 Auxiliary states (BatchNorm's moving mean/var) are kept by the Function and shared by all its executors.
 MXNet updates them in training mode when a call is differentiated (on CPU in the backward pass).
 """
+import collections
 import contextlib
 import io
 import threading
@@ -23,7 +24,7 @@ import numpy as onp
 from minpy import extend
 from minpy.array import Array
 from minpy.autograd.tracer import AutogradError, Node, Tangent, Tracer, _find_top, _unbox, record
-from minpy.backends import mxnet_backend
+from minpy.backends import mxnet_backend, numpy_backend as _NUMPY
 
 
 class SymbolError(ValueError):
@@ -120,7 +121,9 @@ class Function:
                           for n, s in self._aux_shapes.items()}
         self._aux_sets = {}
         self._aux_latest = None
-        self._free = {}   # signature -> executors ready for use
+        # signature -> executors ready for use, the most recently used signature last; bounded (see _release)
+        self._free = collections.OrderedDict()
+        self._lock = threading.Lock()
         #: how many executors this Function has bound (one per signature, more when calls overlap in a graph)
         self.num_binds = 0
 
@@ -194,8 +197,8 @@ class Function:
         """The auxiliary states (e.g. BatchNorm moving mean/var) as minpy Arrays (copies). Assign a dict
         ``{name: array}`` to set some or all of them."""
         if self._aux_latest is None:
-            return {n: Array(v.copy()) for n, v in self._aux_init.items()}
-        return {n: Array(v.asnumpy()) for n, v in self._aux_sets[self._aux_latest].items()}
+            return {n: Array(onp.array(v), _NUMPY) for n, v in self._aux_init.items()}
+        return {n: Array(v.asnumpy(), _NUMPY) for n, v in self._aux_sets[self._aux_latest].items()}
 
     @aux_states.setter
     def aux_states(self, values):
@@ -276,7 +279,7 @@ class Function:
                 value = value._value
             if not isinstance(value, Array):
                 host = onp.asarray(value)
-                value = Array(host if host.dtype.kind == "f" else host.astype(onp.float64))
+                value = Array(onp.array(host, dtype=host.dtype if host.dtype.kind == "f" else onp.float64), _NUMPY)
             values[name] = value
         common = onp.result_type(*[v.dtype for v in values.values()])
         if common.kind != "f" or not mxnet_backend.supports_dtype(common):
@@ -299,9 +302,11 @@ class Function:
             raise SymbolError(f"Function {self.name}: MXNet failed in {what}: {_first_line(exc)}") from None
 
     def _acquire(self, sig, inputs):
-        pool = self._free.get(sig)
-        if pool:
-            return pool.pop()
+        with self._lock:
+            pool = self._free.get(sig)
+            if pool:
+                self._free.move_to_end(sig)
+                return pool.pop()
         shapes = {n: tuple(inputs[n].shape) for n in self.arg_names}
         try:
             arg_shapes, _, aux_shapes = self._infer(shapes)
@@ -331,8 +336,22 @@ class Function:
         self.num_binds += 1
         return _Bound(executor, sig, aux_key)
 
+    #: executors kept ready per signature (more are bound while calls overlap, then dropped) and signatures
+    #: kept (the least recently used go first): each executor holds memory for its shapes
+    max_free_per_signature = 4
+    max_signatures = 8
+
     def _release(self, bound):
-        self._free.setdefault(bound.sig, []).append(bound)
+        with self._lock:
+            free = self._free
+            pool = free.get(bound.sig)
+            if pool is None:
+                pool = free[bound.sig] = []
+            free.move_to_end(bound.sig)
+            if len(pool) < self.max_free_per_signature:
+                pool.append(bound)
+            while len(free) > self.max_signatures:
+                free.popitem(last=False)
 
     def _run(self, kwargs, copy_outputs=True):
         """Forward pass: (the executor it used, the outputs, the arguments' own dtypes). ``copy_outputs=False``:
@@ -486,7 +505,7 @@ class _RecordedCall:
             while isinstance(o, Tracer):
                 o = o._value
             if not isinstance(o, Array):
-                o = Array(onp.asarray(o))
+                o = Array(onp.array(o), _NUMPY)
             if o.dtype != onp.dtype(ref.dtype):
                 o = o.astype(ref.dtype)
             out_grads.append(o)
