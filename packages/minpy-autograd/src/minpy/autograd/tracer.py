@@ -20,10 +20,22 @@ tangent computation, the functional write behind ``tracer[key] = value``) with :
 Outside a differentiation call no interceptor is installed, so operators pay nothing for autograd. Traces are per
 thread: the interceptor is installed for the thread that runs the call only, and trace numbers are unique
 across threads.
+
+Writes. A write into a traced array (``x[k] = v``, ``x += y``, ``x.fill(v)``, ``out=x``) is recorded as a
+functional update, and the :class:`Tracer` object itself takes the updated value, so every name bound to it
+(``y = x``) sees the write, as in NumPy. Views of a traced array (``x[0:2]``, ``x.T``, ``x.reshape(...)``:
+whatever NumPy makes a view) are remembered with the operators that made them (a :class:`_Family`); a write
+into the array or into any of its views updates the array (the view's elements scattered into it) and then
+every live view is taken again from the updated array. Values and gradients are therefore NumPy's. A write
+that cannot be carried so (into an array outside the trace, a traced value of an inner gradient call written
+into an array of an outer one, a NumPy function writing in place) raises :class:`AutogradError` naming the
+line that wrote.
 """
 import itertools
 import math
+import sys
 import threading
+import weakref
 
 import numpy as onp
 
@@ -40,6 +52,7 @@ _TRACE_NUMBERS = itertools.count(1)  # next() on a count is atomic: threads neve
 class _ThreadTracing(threading.local):
     def __init__(self):
         self.active = 0  # how many gradient calls this thread is running (the interceptor is installed while > 0)
+        self.replaying = False  # views are being taken again after a write (they are members already)
 
 
 _tracing_state = _ThreadTracing()
@@ -56,6 +69,23 @@ def install(name, fn):
     if name not in _HOOKS:
         raise KeyError(name)
     _HOOKS[name] = fn
+
+
+def user_line():
+    """``file:line`` of the innermost caller outside minpy and NumPy (the user's line), for error messages."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__") or ""
+        top = module.partition(".")[0]
+        if top not in ("minpy", "numpy", "contextlib", "functools") or module == "minpy.__main__":
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown line>"
+
+
+def write_error(message):
+    """An AutogradError for a write that cannot be carried through, naming the user's line."""
+    return AutogradError(f"{message} (at {user_line()})")
 
 
 class Node:
@@ -118,15 +148,16 @@ class Tangent:
 
 
 class Tracer:
-    """A value being differentiated. It behaves like a minpy Array: operators, methods, indexing."""
+    """A value being differentiated. It behaves like a minpy Array: operators, methods, indexing, writes."""
 
-    __slots__ = ("_value", "_node", "_trace", "__weakref__")
+    __slots__ = ("_value", "_node", "_trace", "_family", "__weakref__")
     __array_priority__ = 200.0
 
     def __init__(self, value, node, trace):
         self._value = value
         self._node = node
         self._trace = trace
+        self._family = None  # (family, steps from its root) once a view is taken of it or it is one
 
     shape = property(lambda self: self._value.shape)
     dtype = property(lambda self: self._value.dtype)
@@ -182,12 +213,240 @@ class Tracer:
     def __setitem__(self, key, value):
         # A write into a traced array is recorded as a functional update: the tracer now stands for the
         # updated array, whose gradient flows to the old value (outside ``key``) and to ``value``.
-        updated = _HOOKS["setitem"](self, key, value)
-        if not isinstance(updated, Tracer):
-            raise AutogradError("internal error: a traced write produced no trace")
-        self._value, self._node, self._trace = updated._value, updated._node, updated._trace
+        assign(self, _HOOKS["setitem"](self, key, value))
+
+    def fill(self, value):
+        self[...] = value
+
+    def sort(self, axis=-1, kind=None, order=None):
+        import minpy.numpy as np
+
+        self[...] = np.sort(self, axis=axis, kind=kind, order=order)
+
+    def put(self, indices, values, mode="raise"):
+        """``a.flat[indices] = values`` (NumPy's ``put``), as a traced write."""
+        import minpy.numpy as np
+
+        indices = onp.asarray(indices.asnumpy() if isinstance(indices, (Array, Tracer)) else indices)
+        if mode == "raise":
+            if indices.size and (indices.max() >= self.size or indices.min() < -self.size):
+                raise IndexError(f"index {int(indices.max())} is out of bounds for size {self.size}")
+        elif mode == "wrap":
+            indices = indices % self.size
+        else:
+            indices = onp.clip(indices, 0, self.size - 1)
+        flat = indices.reshape(-1)
+        count = flat.size
+        values = np.ravel(values)
+        if values.size != count and count and values.size:
+            values = np.concatenate([values] * -(-count // values.size))[:count]  # repeated, as NumPy does
+        updated = _HOOKS["setitem"](np.ravel(self), flat, values)
+        assign(self, np.reshape(updated, self.shape))
 
     __hash__ = None
+
+
+def _inplace_operator(name):
+    def method(self, other):
+        import minpy.numpy as np
+
+        result = getattr(np, name)(self, other)
+        if result.dtype != self.dtype:
+            if not onp.can_cast(result.dtype, self.dtype, "same_kind"):
+                raise TypeError(f"minpy.numpy.{name} (in place): Cannot cast ufunc '{name}' output from "
+                                f"{result.dtype!r} to {self.dtype!r} with casting rule 'same_kind'")
+        if tuple(result.shape) != tuple(self.shape):
+            raise ValueError(f"minpy.numpy.{name} (in place): non-broadcastable output operand with shape "
+                             f"{self.shape} doesn't match the broadcast shape {result.shape}")
+        if result.dtype != self.dtype:
+            result = result.astype(self.dtype)
+        assign(self, result)
+        return self
+    method.__name__ = f"__i{name}__"
+    return method
+
+
+# In-place operators update the tracer itself, so that every name bound to it sees the write (``y = x;
+# y += 1`` changes ``x``, as in NumPy), and its views see it too.
+for _dunder, _name in (("__iadd__", "add"), ("__isub__", "subtract"), ("__imul__", "multiply"),
+                       ("__itruediv__", "true_divide"), ("__ifloordiv__", "floor_divide"),
+                       ("__imod__", "remainder"), ("__ipow__", "power"), ("__imatmul__", "matmul"),
+                       ("__iand__", "bitwise_and"), ("__ior__", "bitwise_or"), ("__ixor__", "bitwise_xor"),
+                       ("__ilshift__", "left_shift"), ("__irshift__", "right_shift")):
+    setattr(Tracer, _dunder, _inplace_operator(_name))
+
+
+# -- writes: aliases and views -------------------------------------------------------------------------------------
+class _Family:
+    """A traced array (``root``) and the traced views taken of it (``members``: weak references; each view's
+    ``_family`` holds the steps that take it from the root: ``(operator, args, kwargs, position of the parent
+    in args, index of the result or None)``)."""
+
+    __slots__ = ("root", "members")
+
+    def __init__(self, root):
+        self.root = root
+        self.members = []
+
+
+#: the _family of a view of a traced value of an outer gradient call: writes into it raise
+_OUTER_VIEW = (None, None)
+
+
+def _note_views(op, args, results, top):
+    """Remember the results that are views of a traced argument of this trace (NumPy's rule, as minpy-array
+    applies it: the result shares the argument's buffer)."""
+    multi = type(results) in (tuple, list)
+    for i, r in enumerate(results if multi else (results,)):
+        if type(r) is not Tracer:
+            continue
+        inner = _innermost(r)
+        if type(inner) is not Array:
+            continue
+        owner = inner._root if inner._root is not None else inner
+        for pos, a in _traced_positions(args):
+            arg = _innermost(a)
+            if type(arg) is not Array or (arg is not inner and (
+                    arg._root if arg._root is not None else arg) is not owner):
+                continue
+            if inner._root is None and arg is not inner:
+                continue  # the result owns its buffer: not a view
+            if a._trace != top:
+                r._family = _OUTER_VIEW
+                break
+            family = a._family
+            if family is None or family[0] is None:
+                family = a._family = (_Family(a), ())
+            steps = family[1] + ((op, args, None, pos, i if multi else None),)
+            r._family = (family[0], steps)
+            members = family[0].members
+            n = len(members)
+            if n >= 16 and not n & (n - 1):
+                members[:] = [m for m in members if m() is not None]
+            members.append(weakref.ref(r))
+            break
+
+
+def _innermost(x):
+    while type(x) is Tracer:
+        x = x._value
+    return x
+
+
+def _traced_positions(args):
+    for i, a in enumerate(args):
+        if type(a) is Tracer:
+            yield i, a
+        elif type(a) in (list, tuple):
+            for j, x in enumerate(a):
+                if type(x) is Tracer:
+                    yield (i, j), x
+
+
+def _replay(steps, value, kwargs_of=None):
+    """The view ``steps`` take of ``value`` (traced when ``value`` is)."""
+    for op, args, kwargs, pos, index in steps:
+        args = list(args)
+        if type(pos) is tuple:
+            seq = list(args[pos[0]])
+            seq[pos[1]] = value
+            args[pos[0]] = type(args[pos[0]])(seq)
+        else:
+            args[pos] = value
+        value = op.public(*args, **(kwargs or {}))
+        if index is not None:
+            value = value[index]
+    return value
+
+
+def _host(x):
+    x = _innermost(x)
+    if isinstance(x, Array):
+        return x.asnumpy()
+    if type(x) in (list, tuple):
+        return type(x)(_host(v) for v in x)
+    return x
+
+
+def _positions(steps, shape):
+    """Where the elements of the view ``steps`` take of an array of ``shape`` sit in it (flat positions, as
+    NumPy's own views of an index array say), and whether NumPy lets the view be written."""
+    value = onp.arange(math.prod(shape)).reshape(shape)
+    for op, args, kwargs, pos, index in steps:
+        args = [_host(a) for a in args]
+        if type(pos) is tuple:
+            seq = list(args[pos[0]])
+            seq[pos[1]] = value
+            args[pos[0]] = seq
+        else:
+            args[pos] = value
+        value = op.ref(*args, **(kwargs or {}))
+        if index is not None:
+            value = value[index]
+    value = onp.asarray(value)
+    return value, bool(value.flags.writeable)
+
+
+def assign(target, new):
+    """``target`` (a Tracer) takes the value ``new`` (its updated value, traced), and so do its aliases: its
+    views (and, when it is a view, its base and the base's other views) are taken again from the update."""
+    if type(new) is not Tracer or new._trace < target._trace:
+        # the write did not involve this trace (e.g. target's value is a constant of it): box it anyway
+        new = _rebox(new, target)
+    if new._trace != target._trace:
+        raise write_error(
+            f"a value traced by an inner gradient call is being written into an array traced by an outer one "
+            f"(shape {target.shape}); the outer gradient cannot see the write. Compute the value outside the "
+            "inner call, or write into a copy")
+    family = target._family
+    if family is None:
+        _take(target, new)
+        return
+    if family is _OUTER_VIEW:
+        raise write_error(
+            f"a write into a view (shape {target.shape}) of a value traced by an outer gradient call; the outer "
+            "gradient cannot see it. Write into a copy (np.copy) instead")
+    fam, steps = family
+    root = fam.root
+    if target is root:
+        updated = new
+    else:
+        positions, writeable = _positions(steps, tuple(root.shape))
+        if not writeable:
+            raise ValueError("assignment destination is read-only")
+        import minpy.numpy as np
+
+        flat = np.ravel(root)
+        updated = np.reshape(_HOOKS["setitem"](flat, positions.reshape(-1), np.ravel(new)),
+                             root.shape)
+    state = _tracing_state
+    _take(root, updated)
+    replaying, state.replaying = state.replaying, True
+    try:
+        live = []
+        for ref in fam.members:
+            member = ref()
+            if member is None:
+                continue
+            live.append(ref)
+            _take(member, _replay(member._family[1], root))
+        fam.members = live
+    finally:
+        state.replaying = replaying
+
+
+def _take(target, new):
+    target._value, target._node, target._trace = new._value, new._node, new._trace
+
+
+def _rebox(value, like):
+    """``value`` as a Tracer of ``like``'s trace (a constant of it: no gradient flows to it; in a forward
+    trace, its tangent is zero)."""
+    if type(like._node) is Tangent:
+        import minpy.numpy as np
+
+        return Tracer(value, Tangent(np.zeros_like(value)), like._trace)
+    return Tracer(value, Start(), like._trace)
 
 
 def _borrow_array_methods():
@@ -196,13 +455,13 @@ def _borrow_array_methods():
     skip = {"__init__", "__setitem__", "__iter__", "__len__", "__bool__", "__float__", "__int__", "__index__",
             "__complex__", "__array__", "__array_ufunc__", "__array_function__", "__repr__", "__str__",
             "__format__", "__reduce__", "__copy__", "__deepcopy__", "asnumpy", "tolist", "item", "tobytes",
-            "view", "dump", "wait_to_read", "fill", "sort", "__hash__", "__eq__", "__ne__"}
+            "view", "dump", "wait_to_read", "fill", "sort", "__hash__", "__eq__", "__ne__", "put"}
     for klass in reversed(Array.__mro__[:-1]):
         for name, attr in vars(klass).items():
             if name in skip or name in Tracer.__dict__ or name.startswith("_") and not name.startswith("__"):
                 continue
             if name.startswith("__i") and name not in ("__invert__",):
-                continue  # in-place operators: Python falls back to the plain operator and rebinds
+                continue  # in-place operators: Tracer's own update the tracer itself (see _inplace_operator)
             if callable(attr) or (isinstance(attr, property) and name in ("T", "mT", "real", "imag")):
                 setattr(Tracer, name, attr)
     Tracer.__eq__ = Array.__eq__
@@ -282,8 +541,13 @@ def intercept(op, args, kwargs):
     if top == 0:
         return op.invoke(args, kwargs)
     if kwargs and kwargs.get("out") is not None:
-        raise AutogradError(f"{public_name(op.name)}(..., out=...) with a traced argument writes into an array "
-                            "outside the trace, which would cut the gradient; use the returned value instead")
+        return _traced_out(op, args, kwargs)
+    if op.name in _WRITES_FIRST:
+        if type(args[0]) is Tracer:
+            return _traced_write_call(op, args, kwargs)
+        raise write_error(f"{public_name(op.name)} would write a traced value into an array outside the trace "
+                          f"(shape {getattr(args[0], 'shape', '?')}), which would cut the gradient; write into a "
+                          "traced array, or build the result from traced values")
     if op.name == "fill":  # a.fill(x): a write, like a[...] = x
         return traced_setitem_error((args[0], Ellipsis, args[1]))
     rule = registry.rule_for(op)
@@ -313,7 +577,10 @@ def intercept(op, args, kwargs):
     uargs, ukwargs, parents = _unbox(args, kwargs, top)
     # boxes of outer traces left (higher-order gradients): their own level records them; else just run it
     ans = intercept(op, uargs, ukwargs) if _find_top(uargs, ukwargs) else op.invoke(uargs, ukwargs)
-    return record(op, uargs, ukwargs, ans, parents, top, registry.READS.get(op.name))
+    result = record(op, uargs, ukwargs, ans, parents, top, registry.READS.get(op.name))
+    if _may_be_view(ans) and not _tracing_state.replaying:
+        _note_views(op, args, result, top)
+    return result
 
 
 def _list_holds_tracer(args):
@@ -341,11 +608,81 @@ def record(op, args, kwargs, ans, parents, trace, reads=None):
 
 def traced_setitem_error(args):
     target, key, value = args
-    raise AutogradError(
+    raise write_error(
         f"a traced value is being written into a minpy Array that is not traced (target shape "
         f"{tuple(getattr(target, 'shape', ()))}, key {key!r}); the write would cut the gradient. Build the "
         "result from traced values instead (e.g. collect rows in a list and use np.stack), or write into a "
         "traced array")
+
+
+def _may_be_view(ans):
+    """Whether a result may be a view of an argument (cheap: most results own their buffer)."""
+    if type(ans) in (tuple, list):
+        return any(_may_be_view(a) for a in ans)
+    ans = _innermost(ans)
+    return type(ans) is Array and (ans._root is not None or ans._views is not None)
+
+
+#: NumPy functions that write into their first argument; a traced first argument takes the write as a traced
+#: update where minpy knows its gradient (copyto), else the call is refused before anything is written
+_WRITES_FIRST = frozenset(("copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis",
+                           "random.shuffle"))
+
+
+def _traced_write_call(op, args, kwargs):
+    import minpy.numpy as np
+
+    target = args[0]
+    if op.name == "copyto":
+        src = args[1] if len(args) > 1 else kwargs.get("src")
+        where = kwargs.get("where", args[3] if len(args) > 3 else True)
+        casting = kwargs.get("casting", args[2] if len(args) > 2 else "same_kind")
+        src_dtype = src.dtype if isinstance(src, (Array, Tracer)) else onp.asarray(src).dtype
+        if not onp.can_cast(src_dtype, target.dtype, casting):
+            raise TypeError(f"minpy.numpy.copyto: Cannot cast array data from {src_dtype!r} to "
+                            f"{target.dtype!r} according to the rule {casting!r}")
+        value = np.broadcast_to(src, target.shape)
+        if where is not True:
+            value = np.where(where, value, target)
+        target[...] = value
+        return None
+    if op.name == "put":
+        target.put(*args[1:], **kwargs)
+        return None
+    raise write_error(
+        f"{public_name(op.name)} writes into a traced array in place, which autograd cannot record; write "
+        "through indexing instead (x[mask] = v, x[idx] = v), which it records")
+
+
+def _traced_out(op, args, kwargs):
+    """``op(..., out=t)``: computed as a new value, then written into each output; traced outputs take it as
+    a traced update (see :func:`assign`), an untraced output cannot hold a traced value."""
+    out = kwargs["out"]
+    outs = out if type(out) is tuple else (out,)
+    rest = {k: v for k, v in kwargs.items() if k != "out"}
+    result = op.public(*args, **rest)
+    results = result if type(result) is tuple else (result,)
+    if len(results) != len(outs):
+        raise ValueError(f"{public_name(op.name)}: out= needs {len(results)} arrays, got {len(outs)}")
+    for target, value in zip(outs, results):
+        if type(target) is not Tracer:
+            if type(value) is Tracer:
+                raise write_error(
+                    f"{public_name(op.name)}(..., out=...) writes a traced value into an array outside the "
+                    "trace, which would cut the gradient; use the returned value (or a traced out=)")
+            target[...] = value
+            continue
+        if tuple(value.shape) != tuple(target.shape):
+            import minpy.numpy as np
+
+            value = np.broadcast_to(value, target.shape)
+        if value.dtype != target.dtype:
+            if not onp.can_cast(value.dtype, target.dtype, "same_kind"):
+                raise TypeError(f"{public_name(op.name)}: Cannot cast output from {value.dtype!r} to "
+                                f"{target.dtype!r} with casting rule 'same_kind'")
+            value = value.astype(target.dtype)
+        assign(target, value)
+    return out
 
 
 def _slim(args, parents, reads):
