@@ -126,6 +126,20 @@ class ViewsAndWrites(RuleBasedStateMachine):
     def copy(self, pair):
         return self._add(pair.mine.copy(), pair.ref.copy())
 
+    @rule(pair=pairs_bundle, k=st.integers(0, 11))
+    def set_shape(self, pair, k):
+        """``a.shape = ...`` in place: allowed exactly where NumPy allows it, and views keep following."""
+        if not isinstance(pair.mine, Array):
+            return
+        shape = _reshape_to(pair.ref.shape, k)
+        try:
+            pair.ref.shape = shape
+        except AttributeError:
+            with pytest.raises(AttributeError):
+                pair.mine.shape = shape
+            return
+        pair.mine.shape = shape
+
     # -- writes -----------------------------------------------------------------------------------------------
     @rule(pair=pairs_bundle, k=st.integers(0, 99), value=st.integers(-9, 9))
     def setitem_basic(self, pair, k, value):

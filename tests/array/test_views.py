@@ -244,3 +244,52 @@ def test_asarray_of_an_array_keeps_its_dtype_and_memory_under_a_default_float():
         assert np.zeros(2).dtype == numpy.float32
     finally:
         config.set_default_float("float64")
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("start_on", ["array", "operator"])
+def test_shape_set_in_place_keeps_every_view_in_step(policy, start_on):
+    """``a.shape = ...`` on an array with views, and on a view with views of its own: the array keeps its memory
+    (on MXNet too, whose contiguous slices share it), so writes through old and new views agree with NumPy."""
+    with resolve_policy(policy):
+        ref = numpy.arange(24.0).reshape(4, 6)
+        a = np.array(ref) + 0 if start_on == "operator" else np.array(ref)
+        ref = ref.copy()
+        pairs = [(a, ref)]
+
+        def take(make):
+            pairs.append((make(pairs[0][0]), make(pairs[0][1])))
+            return pairs[-1]
+
+        row, row_ref = take(lambda x: x[1])
+        take(lambda x: x.T)
+        take(lambda x: x[::2, 1:])
+        part, part_ref = row[2:], row_ref[2:]  # a view of a view
+        pairs.append((part, part_ref))
+        a.shape = ref.shape = (2, 12)
+        row.shape = row_ref.shape = (3, 2)  # a view changes shape too; its own view (part) follows
+        pairs.append((a[1, ::3], ref[1, ::3]))
+        pairs.append((row[1:], row_ref[1:]))
+        for k, (mine, theirs) in enumerate(list(pairs)):
+            mine[(0,) * (mine.ndim - 1) + (slice(None, 1),)] = -(k + 1)
+            theirs[(0,) * (theirs.ndim - 1) + (slice(None, 1),)] = -(k + 1)
+            part += 0.5
+            part_ref += 0.5
+            for m, t in pairs:
+                numpy.testing.assert_array_equal(numpy.asarray(m), t)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_shape_set_in_place_that_needs_a_copy_is_refused_like_numpy(policy):
+    with resolve_policy(policy):
+        ref = numpy.arange(12.0).reshape(3, 4)
+        a = np.array(ref)
+        t = a.T
+        with pytest.raises(AttributeError):
+            ref.T.shape = (12,)
+        with pytest.raises(AttributeError):
+            t.shape = (12,)
+        b = np.array(ref)
+        b.shape = (2, 6)  # an array without views may change shape: no copy is needed
+        assert b.shape == (2, 6)
+        numpy.testing.assert_array_equal(b.asnumpy(), ref.reshape(2, 6))

@@ -197,17 +197,42 @@ class Array:
         reshaped = _op("reshape")(self, new_shape)
         if reshaped.size != self.size:
             raise ValueError(f"cannot reshape array of size {self.size} into shape {new_shape}")
-        if reshaped._root is not (self._root if self._root is not None else self) and (
-                self._root is not None or self._views is not None):
+        owner = self._root if self._root is not None else self
+        in_family = self._root is not None or self._views is not None
+        if reshaped._root is not owner and in_family:
             # NumPy changes a shape in place only where that needs no copy (the array keeps its memory)
             raise AttributeError("Incompatible shape for in-place modification. Use `.reshape()` to make a "
                                  "copy with the desired shape.")
         self._fresh()
-        if self._views is not None:
-            self._views.layout = None  # the owner's stand-in follows its new shape (views keep theirs)
-        self._data, self._backend = reshaped._get(reshaped._backend), reshaped._backend
+        shape = tuple(reshaped.shape)
+        # the same buffer in the new shape: views sharing it (MXNet's contiguous slices) keep seeing this array
+        data = self._backend.reshape_shared(self._data, shape)
+        if data is None:
+            if in_family:
+                raise AttributeError(f"the {self._backend.name} backend cannot change the shape of an array "
+                                     "that has views in place; use `.reshape()` to make a copy")
+            data, backend = reshaped._get(reshaped._backend), reshaped._backend
+        else:
+            backend = self._backend
+        link = self._link
+        if link is not None:
+            # a linked view now holds its elements in the new shape: it follows its base through its stand-in
+            stand = standin(self)
+            new_stand = None if stand is None else stand.reshape(shape)
+            if new_stand is None or not _np.may_share_memory(new_stand, stand):
+                raise AttributeError("Incompatible shape for in-place modification. Use `.reshape()` to make a "
+                                     "copy with the desired shape.")
+            link.keys = None
+            link.standin = new_stand
+        self._data, self._backend = data, backend
         self._shape = None
         self._variants = None
+        family = self._views
+        if family is not None and family.layout is not None:
+            # the same memory in a new shape: the twin keeps its buffer (and the positions its elements stand for,
+            # which a reshape without a copy keeps), with the new shape's strides
+            buffer, origin, _ = family.layout
+            family.layout = (buffer, origin, _element_strides(self))
 
     @property
     def dtype(self):
@@ -549,17 +574,19 @@ class _Link:
     """How a view the backend could not make in its base's memory follows the base (see above).
 
     ``parent``: the Array it was taken from (kept alive, as NumPy's ``base``); ``keys``: basic-index keys into
-    ``parent`` (which then shares the owner's memory), or None; ``standin``: the view's stand-in (None until
+    ``parent`` (which then shares the owner's memory), or None; ``pshape``: the parent's shape when the keys
+    were taken (None when not yet known); ``standin``: the view's stand-in (None until
     needed when ``keys`` say it all); ``detached``: whether the view has its own buffer (False for MXNet's
     contiguous slices, which share memory but have no strides to read positions from); ``writeable``: False
     for views NumPy makes read-only; ``home``/``ctx``: where a stale view's data goes back to.
     """
 
-    __slots__ = ("parent", "keys", "standin", "detached", "writeable", "home", "ctx")
+    __slots__ = ("parent", "keys", "pshape", "standin", "detached", "writeable", "home", "ctx")
 
     def __init__(self, parent, keys=None, standin=None, detached=True, writeable=True):
         self.parent = parent
         self.keys = keys
+        self.pshape = parent.shape  # keys index the parent in this shape (its shape can change in place)
         self.standin = standin
         self.detached = detached
         self.writeable = writeable
@@ -609,22 +636,26 @@ def _layout(owner, family):
     layout = family.layout
     if layout is None:
         shape = owner.shape
-        got = owner._backend.memory_layout(owner._data) if owner._backend is not _STALE else None
-        if got is None:  # dense in C order
-            strides = []
-            step = 1
-            for n in reversed(shape):
-                strides.append(step)
-                step *= max(n, 1)
-            strides = tuple(reversed(strides))
-        else:
-            strides = got[1]
+        strides = _element_strides(owner)
         low = sum((n - 1) * e for n, e in zip(shape, strides) if e < 0 and n > 0)
         high = sum((n - 1) * e for n, e in zip(shape, strides) if e > 0 and n > 0)
         buffer = _np.empty(max(high - low + 1, 1), dtype=owner.dtype)
         layout = family.layout = (buffer, -low, strides)
         family.index = None
     return layout
+
+
+def _element_strides(owner):
+    """The owner's strides in elements: its memory's where the backend is strided, else dense C order's."""
+    got = owner._backend.memory_layout(owner._data)
+    if got is not None:
+        return got[1]
+    strides = []
+    step = 1
+    for n in reversed(owner.shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
 
 
 def _strided(buffer, offset, shape, strides):
@@ -644,6 +675,8 @@ def standin(array):
     if link is not None:
         if link.standin is None:
             parent = standin(link.parent)
+            if parent is not None and link.pshape is not None and parent.shape != link.pshape:
+                parent = parent.reshape(link.pshape)  # the parent's shape changed in place: same memory
             link.standin = None if parent is None else parent[link.keys]
         return link.standin
     # a view sharing the owner's strided memory: its stand-in sits at the same element offset in the twin
@@ -707,20 +740,21 @@ def _remember(family, view):
     fresh.append(weakref.ref(view))
 
 
-def _positions(view, link, owner):
+def _positions(view, owner):
+    """Where a detached view's elements sit in its owner (flat C-order positions)."""
     stand = standin(view)
-    if stand is None:
-        raise RuntimeError("minpy: a detached view lost track of its base")  # link_view never makes one
+    if stand is None:  # link_view makes no detached view whose stand-in cannot be told
+        raise RuntimeError("minpy: a detached view lost track of its base")
     return standin_positions(owner, stand)
 
 
 def _write_through(view, link, owner):
     """Copy a detached view's values into its owner (after a write into the view)."""
-    if link.keys is not None:
+    if _keys_hold(link):
         link.parent._write_region(link.keys, view._data, view._backend)
         link.parent._variants = None
         return
-    positions = _positions(view, link, owner)
+    positions = _positions(view, owner)
     values = view._backend.to_numpy(view._data)
     owner._fresh()
     if owner._backend is _NUMPY:
@@ -728,6 +762,11 @@ def _write_through(view, link, owner):
     else:
         owner._backend_write(positions, values, flat=True)
     owner._variants = None
+
+
+def _keys_hold(link):
+    """Whether ``link.keys`` still index its parent (whose shape can have changed in place since)."""
+    return link.keys is not None and (link.pshape is None or link.parent.shape == link.pshape)
 
 
 def _mark_stale(family, writer):
@@ -756,11 +795,11 @@ def _resync(view):
     link = view._link
     owner = view._root
     home, ctx = link.home, link.ctx
-    if link.keys is not None:
+    if _keys_hold(link):
         data = _index_detached(link.parent, link.keys, home, ctx)
     else:
-        positions = _positions(view, link, owner)
-        host = _np.take(owner._get(_NUMPY), positions)
+        positions = _positions(view, owner)
+        host = _np.asarray(_np.take(owner._get(_NUMPY), positions))  # a 0-d take gives a NumPy scalar
         data = host if home is _NUMPY else home.from_numpy(host, ctx)
     view._data = data
     view._backend = home

@@ -106,6 +106,11 @@ class Backend:
         the device."""
         return False
 
+    def reshape_shared(self, data, shape):
+        """Native ``data`` in ``shape`` over the same memory (what ``a.shape = shape`` needs, since views may
+        share that memory), or None where that takes a copy or the backend cannot."""
+        return None
+
     def wait(self, data):
         """Block until asynchronous work producing ``data`` is done (MXNet's engine, a GPU stream)."""
 

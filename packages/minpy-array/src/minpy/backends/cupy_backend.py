@@ -295,6 +295,10 @@ class CuPyBackend(LazyBackend):
         except AttributeError:
             return False
 
+    def reshape_shared(self, data, shape):
+        view = data.reshape(shape)
+        return view if self.shares_memory(view, data) else None
+
     strided = True
 
     def memory_layout(self, data):

@@ -42,6 +42,14 @@ class NumpyBackend(Backend):
     def astype(self, data, dtype):
         return data.astype(dtype)
 
+    def reshape_shared(self, data, shape):
+        view = data.view()
+        try:
+            view.shape = shape  # NumPy refuses where the new shape needs a copy
+        except AttributeError:
+            return None
+        return view
+
     strided = True
 
     def memory_layout(self, data):

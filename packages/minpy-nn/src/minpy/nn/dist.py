@@ -336,6 +336,7 @@ class _Leaf:
         self.value = value
         if isinstance(value, Array):
             self.kind = "array"
+            value._fresh()  # a detached view whose base was written takes its values (its data is read below)
             self.shape, self.dtype = tuple(value.shape), onp.dtype(value.dtype)
         elif isinstance(value, onp.ndarray):
             self.kind = "ndarray"
