@@ -106,3 +106,16 @@ def test_own_error_reads_the_traceback():
     except AttributeError as exc:
         assert not backend.own_error(exc)
     assert backend.own_error(NativeUnsupported("refused"))
+
+
+@pytest.mark.parametrize("value", [2.5, 3, (2, 3), [[1.0, 2.0]]])
+def test_a_call_holding_no_array_runs_on_numpy_without_a_fallback(value):
+    """``np.sum(2.5)``, ``np.prod(shape)``: Python values, which only NumPy takes, are not a fallback."""
+    stats.reset_op_stat()
+    with PreferMXNetPolicy():
+        got = np.sum(value)
+        prod = np.prod(value)
+    assert float(got) == numpy.sum(value)
+    assert float(prod) == numpy.prod(value)
+    assert stats.op_stats()["calls"]["sum"] == {"numpy": 1}
+    assert "sum" not in stats.op_stats().get("fallbacks", {})

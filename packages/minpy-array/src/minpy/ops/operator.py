@@ -435,6 +435,10 @@ def _choose(op, plan, args, arrays, kwargs):
     """Where a call runs: ``(backend, impl, result, reason)``. ``impl`` is the native implementation (None on
     NumPy); ``result`` is _MISS unless choosing ran the call already (the auto policy's first measurement);
     ``reason``: why NumPy runs it when that is a fallback (False when NumPy was chosen for speed)."""
+    if not arrays and plan.routes and op.kind not in ("creation", "random"):
+        # a call holding no array (np.prod(shape_tuple), np.sum(2.0)) computes on Python values, which only NumPy
+        # takes (creation and random functions build arrays from them by design): not a fallback
+        return _NUMPY, None, _MISS, False
     backend = _NUMPY
     reason = None
     chosen_impl = None
