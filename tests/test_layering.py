@@ -91,7 +91,8 @@ MODULE_ORDER = {
         "minpy.backends.mxnet_backend", "minpy.backends.cupy_backend", "minpy.backends",
         "minpy.array",
         "minpy.dispatch.auto", "minpy.dispatch.policy", "minpy.dispatch",
-        "minpy.ops.operator", "minpy.ops.table", "minpy.ops",
+        "minpy.ops.operator", "minpy.ops.table", "minpy.ops.ufuncs", "minpy.ops.mirror", "minpy.ops.nditer",
+        "minpy.ops",
         "minpy.numpy.fft", "minpy.numpy.linalg", "minpy.numpy.random", "minpy.numpy._index_tricks", "minpy.numpy",
         "minpy.numpy.numpy_vspaces",  # HIPS autograd's module: not gathered by minpy.numpy, imports it
         # minpy.scipy: the table and the namespace builder, then the modules (each loads SciPy on first import)

@@ -1,6 +1,7 @@
 """Operator coverage report: every public callable of numpy, numpy.random, numpy.linalg and numpy.fft, and
-how minpy.numpy serves it (native on MXNet / NumPy by design / NumPy fallback / missing); then the operators
-of minpy.scipy's table (native on MXNet / SciPy) and how many SciPy functions each module mirrors.
+how minpy.numpy serves it (native on MXNet / NumPy by design / NumPy fallback / missing); the ufunc methods
+(np.add.reduce...), NumPy's submodules and other attributes, and what writes into minpy Arrays in place; then
+the operators of minpy.scipy's table (native on MXNet / SciPy) and how many SciPy functions each module mirrors.
 
 Generated from the operator table (minpy.ops.table) and the installed NumPy; nothing here lists operators.
 
@@ -9,13 +10,18 @@ Generated from the operator table (minpy.ops.table) and the installed NumPy; not
     python tools/op_coverage.py --check docs/op-coverage.md   # exit 1 when the committed file is stale
 """
 import argparse
+import inspect
+import re
 import sys
 import types
+import warnings
 
 import numpy
 
 import minpy.numpy as mnp
-from minpy.ops import MIRRORED
+from minpy.array import Array
+from minpy.ops import MIRRORED, table
+from minpy.ops import ufuncs as mufuncs
 from minpy.ops.operator import all_operators
 
 
@@ -98,8 +104,186 @@ def report():
     extra = sorted(n for n, op in operators.items() if "." not in n and not hasattr(numpy, n))
     if extra:
         lines += ["", "Operators minpy adds for Array methods and indexing: " + ", ".join(f"`{n}`" for n in extra)]
+    lines += ufunc_section(all_operators())
+    sub_lines, missing = submodule_section()
+    counts["missing"] = counts.get("missing", 0) + missing
+    lines += sub_lines
+    lines += writing_section(all_operators())
     lines += scipy_section()
     return "\n".join(lines) + "\n", counts
+
+
+def _runs(name, operators):
+    op = operators.get(name)
+    if op is None:
+        return "missing"
+    return f"`{name}` (native)" if op.impls else f"`{name}`"
+
+
+def ufunc_section(operators):
+    """One row per NumPy ufunc: its methods and how each runs."""
+    ufuncs = mufuncs.numpy_ufuncs()
+    lines = [
+        "",
+        "## Ufunc methods",
+        "",
+        "Every NumPy ufunc in `minpy.numpy` is a minpy function carrying NumPy's ufunc attributes (`nin`, `nout`, "
+        "`nargs`, `identity`, `ntypes`, `types`, `signature`, `__name__`) and methods. `isinstance(np.add, "
+        "numpy.ufunc)` is False (a Python object cannot be a `numpy.ufunc`). A method that is another operator runs "
+        "as that operator (its backends, its gradient): the cell names it; `numpy`: NumPy's method on the arrays' "
+        "data; `in place`: writes into the minpy Array given; `grad`: differentiable; `-`: NumPy defines no such "
+        "method for this ufunc (calling it raises NumPy's error).",
+        "",
+        f"Ufuncs: **{len(ufuncs)}** (aliases once); every one reachable with every attribute: "
+        f"**{all(_has_ufunc_surface(name) for name in ufuncs)}**.",
+        "",
+        "| ufunc | nin, nout | reduce | accumulate | reduceat | outer | at |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for uname, ufunc in sorted(ufuncs.items()):
+        cells = []
+        defined = mufuncs.methods_of(ufunc)
+        for method in table.UFUNC_METHODS:
+            if method not in defined:
+                cells.append("-")
+                continue
+            target = table.UFUNC_METHOD_AS.get((uname, method))
+            if method == "outer":
+                target = uname
+            op = operators[f"{uname}.{method}"]
+            if target is not None:
+                cell = _runs(target, operators)
+                tgt = operators.get(target)
+                if tgt is not None and tgt.differentiable:
+                    cell += ", grad"
+            else:
+                cell = "numpy"
+                if method == "at":
+                    cell += ", in place"
+                if op.differentiable or f"{uname}.{method}" in table.UFUNC_METHOD_IN_PLACE_GRAD:
+                    cell += ", grad"
+            cells.append(cell)
+        lines.append(f"| `{uname}` | {ufunc.nin}, {ufunc.nout} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _has_ufunc_surface(name):
+    fn = getattr(mnp, name, None)
+    return fn is not None and all(hasattr(fn, a) for a in mufuncs.ATTRIBUTES + table.UFUNC_METHODS)
+
+
+def _numpy_submodules():
+    for attr in sorted(dir(numpy)):
+        if attr.startswith("_"):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = getattr(numpy, attr, None)
+        if isinstance(value, types.ModuleType):
+            yield attr, value
+
+
+def _served(value):
+    """How a mirrored attribute is served: 'function' (a minpy function), 'module', or 'numpy' (NumPy's object)."""
+    if isinstance(value, types.ModuleType):
+        return "module"
+    if callable(value) and not isinstance(value, type) and getattr(value, "op", None) is not None:
+        return "function"
+    return "numpy"
+
+
+def submodule_section():
+    """NumPy's submodules and how minpy.numpy mirrors each; returns (lines, attributes missing)."""
+    lines = [
+        "",
+        "## NumPy's submodules and other attributes",
+        "",
+        "Every attribute of `numpy` is an attribute of `minpy.numpy` (a test compares `dir()` of both and of the "
+        "submodules). A submodule is mirrored: its functions run NumPy's function on the minpy Arrays' data and "
+        "return minpy Arrays where NumPy returns numeric arrays (views stay views for arrays held by NumPy: "
+        "`np.lib.stride_tricks.as_strided`); a function that is also a `minpy.numpy` operator, or a ufunc, is that "
+        "operator; classes, constants and standard-library modules are NumPy's own objects. "
+        "`import minpy.numpy.lib.stride_tricks` works as for NumPy.",
+        "",
+        "| submodule | public attributes | minpy functions | NumPy's objects | submodules | missing |",
+        "|---|---|---|---|---|---|",
+    ]
+    total_missing = 0
+    for attr, module in _numpy_submodules():
+        mirror = getattr(mnp, attr, None)
+        if not module.__name__.startswith("numpy"):
+            lines.append(f"| `{attr}` | (the standard library's `{module.__name__}`) | - | - | - | "
+                         f"{0 if mirror is module else 1} |")
+            total_missing += mirror is not module
+            continue
+        counts = {"function": 0, "numpy": 0, "module": 0}
+        missing = []
+        names = [n for n in sorted(dir(module)) if not n.startswith("_")]
+        for name in names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    value = getattr(mirror, name)
+                except AttributeError:
+                    if hasattr(module, name):
+                        missing.append(name)
+                    continue
+            counts[_served(value)] += 1
+        total_missing += len(missing)
+        lines.append(f"| `{attr}` | {len(names)} | {counts['function']} | {counts['numpy']} | {counts['module']} | "
+                     f"{', '.join(missing) or 0} |")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        absent = [n for n in dir(numpy) if not n.startswith("_") and not hasattr(mnp, n)]
+    total_missing += len(absent)
+    deprecated = sorted(getattr(numpy, "__deprecated_attrs__", {}))
+    lines += [
+        "",
+        f"Public attributes of `numpy`: **{sum(1 for n in dir(numpy) if not n.startswith('_'))}**, missing from "
+        f"`minpy.numpy`: **{len(absent)}**{' (' + ', '.join(absent) + ')' if absent else ''}.",
+        "",
+        "Deprecated aliases this NumPy still serves (with its own warning, which `minpy.numpy` gives too): "
+        + (", ".join(f"`{n}`" for n in deprecated) if deprecated else "none") + ".",
+    ]
+    return lines, total_missing
+
+
+def writing_section(operators):
+    """What writes into a minpy Array in place (the write is recorded: version bumped, other copies refreshed)."""
+    takes_out = []
+    for name, op in sorted(operators.items()):
+        if op.kind == "ufunc" or (op.kind not in ("ufunc_method",) and _takes_out(op.ref)):
+            if "." not in name or name.partition(".")[0] in MIRRORED:
+                takes_out.append(name)
+    methods = sorted(n for n in ("put", "sort", "partition", "fill", "itemset", "resize", "byteswap", "setfield")
+                     if hasattr(numpy.ndarray, n))
+    lines = [
+        "",
+        "## Writes into minpy Arrays",
+        "",
+        "NumPy code that writes into an array writes into a minpy Array the same way, and every later use sees the "
+        "write (the version counter is bumped; cached copies on other backends and detached views are refreshed).",
+        "",
+        "- Functions writing into their first argument: " + ", ".join(f"`{n}`" for n in table.MUTATING) + ".",
+        f"- `ufunc.at` of every ufunc that has it ({sum(1 for n in operators if n.endswith('.at'))} ufuncs).",
+        f"- `out=` of the {len(takes_out)} operators taking it (every ufunc, its `reduce`, `accumulate`, `reduceat` "
+        "and `outer`, and "
+        + ", ".join(f"`{n}`" for n in takes_out if operators[n].kind != "ufunc") + ").",
+        "- `np.nditer` with `readwrite`/`writeonly` operands (`it[0][...] = v`, the `with` form, `it.iternext()`).",
+        "- Array methods: " + ", ".join(f"`a.{n}`" for n in methods) + ", and `a.flat[i] = v`.",
+        "- NumPy's own functions given minpy Arrays: `numpy.add(x, y, out=a)`, `numpy.add.at(a, ...)` through "
+        "`__array_ufunc__`, `numpy.copyto(a, ...)` and the other writing functions through `__array_function__`.",
+    ]
+    return lines
+
+
+def _takes_out(ref):
+    try:
+        return "out" in inspect.signature(ref).parameters
+    except (TypeError, ValueError):  # functions written in C: their documented parameters
+        doc = getattr(ref, "__doc__", None) or ""
+        params = re.split(r"^\s*Returns\s*$", doc, maxsplit=1, flags=re.M)[0]
+        return re.search(r"^\s*out\s*:", params, re.M) is not None
 
 
 def scipy_section():

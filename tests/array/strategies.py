@@ -344,6 +344,31 @@ def _axes(draw, ctx):
     return draw(st.one_of(st.none(), single, hnp.valid_tuple_axes(nd)))
 
 
+@kind("method_axis")
+def _method_axis(draw, ctx):
+    """One axis of the first array (ufunc methods: ``accumulate``, ``reduceat``); the axis ``reduceat_indices``
+    drew, when it did."""
+    if "method_axis" in ctx.scratch:
+        return ctx.scratch["method_axis"]
+    nd = _ndim(ctx)
+    return draw(st.integers(-nd, nd - 1)) if nd else 0
+
+
+@kind("reduceat_indices")
+def _reduceat_indices(draw, ctx):
+    """``ufunc.reduceat``'s indices along an axis it draws (and ``method_axis`` then gives): in range, in any
+    order (a decreasing pair takes one element), or out of range outside plain calls (NumPy raises)."""
+    a = ctx.primary
+    axis = ctx.scratch["method_axis"] = draw(st.integers(-a.ndim, a.ndim - 1)) if a.ndim else 0
+    n = a.shape[axis] if a.ndim else 0
+    if n == 0:
+        return [] if ctx.plain else draw(st.sampled_from([[], [0]]))
+    inside = st.lists(st.integers(0, n - 1), min_size=1, max_size=4)
+    if ctx.plain:
+        return sorted(draw(inside))
+    return draw(st.one_of(inside, st.lists(st.integers(-1, n), min_size=1, max_size=3)))
+
+
 @kind("new_axis")
 def _new_axis(draw, ctx):
     nd = _ndim(ctx)

@@ -5,7 +5,8 @@ linear-algebra operator (plus the other declared operators that have test hints)
 arguments under the prefer-MXNet and the only-NumPy policies, and must give NumPy's value, shape and dtype
 (float values within the tolerances of ``strategies.TOLERANCES``), or raise NumPy's exception type when NumPy
 raises. The arguments come from the record (kind, NumPy signature, ``table.TEST_HINTS``); nothing here lists
-operators by hand. A second test checks that every operator with an MXNet implementation really runs on
+operators by hand. The array arguments are held by NumPy or MXNet, or given as Python values (lists, scalars:
+``np.prod(shape_tuple)``), which every backend's argument checks must take. A second test checks that every operator with an MXNet implementation really runs on
 MXNet for an ordinary float call, so that a silently broken MXNet route (a predicate that always refuses, an
 adapter that raises and falls back) is caught.
 """
@@ -66,6 +67,8 @@ def _policy(name):
 
 
 def _to_minpy(on_mxnet):
+    if on_mxnet == "python":
+        return _to_python
     if on_mxnet:
         backend = get_backend("mxnet")
         assert backend.available(), backend.unavailable_reason()
@@ -73,6 +76,16 @@ def _to_minpy(on_mxnet):
         return lambda a: Array(backend.from_numpy(a, ctx), backend)
     numpy_backend = get_backend("numpy")
     return lambda a: Array(a.copy(), numpy_backend)  # minpy's own (Array(x) alone wraps the caller's buffer)
+
+
+def _to_python(a):
+    """An array argument as the Python value a user may pass instead (a nested list, or a scalar for 0-d):
+    np.prod(shape_tuple), np.sum([1, 2]). NumPy gets the same value."""
+    return a.tolist()
+
+
+#: where the array arguments of a call live: NumPy, MXNet, or Python values in place of arrays
+INPUTS = ("numpy", "mxnet", "python")
 
 
 def _quietly(fn, args, kwargs):
@@ -113,8 +126,9 @@ def assert_same(op, expected, got, values=True, where="result"):
 
 
 def check_call(op, call, policy, on_mxnet=False, must_succeed=False):
-    """Run ``call`` with NumPy (``op.ref``) and with minpy under ``policy``; compare."""
-    np_args, np_kwargs = call.numpy()
+    """Run ``call`` with NumPy (``op.ref``) and with minpy under ``policy``; compare. ``on_mxnet``: the minpy
+    arrays are held by MXNet; ``"python"``: both NumPy and minpy get Python values in place of arrays."""
+    np_args, np_kwargs = call.materialise(_to_python) if on_mxnet == "python" else call.numpy()
     try:
         expected = _quietly(op.ref, np_args, np_kwargs)
     except Exception as exc:  # NumPy rejects these arguments: minpy must raise the same type
@@ -141,8 +155,8 @@ def check_call(op, call, policy, on_mxnet=False, must_succeed=False):
 def test_operator_matches_numpy(name, policy, data):
     op = OPS[name]
     call = data.draw(_calls(op), label="call")
-    on_mxnet = policy != "only_numpy" and data.draw(st.booleans(), label="inputs held by MXNet")
-    check_call(op, call, _policy(policy), on_mxnet)
+    inputs = data.draw(st.sampled_from(INPUTS if policy != "only_numpy" else ("numpy", "python")), label="inputs")
+    check_call(op, call, _policy(policy), {"numpy": False, "mxnet": True, "python": "python"}[inputs])
 
 
 @pytest.mark.mxnet

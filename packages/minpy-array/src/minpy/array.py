@@ -16,6 +16,7 @@ Buffers minpy does not own (``np.asarray(x_numpy)`` shares the user's array, whi
 directly) are marked *foreign*: copies of them on other backends are never cached.
 """
 import math as _math
+import sys as _sys
 import weakref
 
 import numpy as _np
@@ -33,6 +34,8 @@ from minpy.stats import count_copy, perf_counter
 _OPS = {}
 #: minpy.extend's value-read hook: None unless some thread has a reader (a jit tracing)
 _READ = _extend._reader
+#: NumPy function -> minpy's public function for it (what ``__array_function__`` runs); filled in by minpy.ops
+_FUNCTIONS = {}
 
 
 def _op(name):
@@ -150,6 +153,23 @@ class Array:
             self._data[key] = host
         else:
             self._backend_write(key, host)
+
+    def _host_buffer(self):
+        """(buffer, own): a writable NumPy array with this array's values for NumPy code that writes into it
+        (``out=``, ``ufunc.at``, ``copyto``, ``nditer``...). ``own``: the buffer is this array's own data (held by
+        NumPy), so writes land directly; else it is a host copy that :meth:`_host_written` copies back."""
+        self._fresh()
+        self._check_writeable()
+        if self._backend is _NUMPY:
+            return self._data, True
+        return _np.array(self._backend.to_numpy(self._data)), False
+
+    def _host_written(self, buffer, own):
+        """Record that NumPy code wrote into ``buffer`` from :meth:`_host_buffer`: a host copy is written back,
+        and the write is recorded (cached copies and detached views refreshed, the version bumped)."""
+        if not own:
+            self._backend_write(Ellipsis, buffer)
+        self._wrote()
 
     def _backend_write(self, key, host_value, flat=False):
         """Write through NumPy's semantics into a non-NumPy buffer, then copy the result back in place
@@ -275,7 +295,17 @@ class Array:
 
     @property
     def flat(self):
-        return self._host().flat
+        """A flat iterator over the array, as NumPy's: ``a.flat[i]`` reads, ``a.flat[i] = v`` writes in place."""
+        return FlatIter(self)
+
+    @property
+    def data(self):
+        """The buffer (read-only, like :meth:`asnumpy`: write through the Array)."""
+        return self.asnumpy().data
+
+    @property
+    def ctypes(self):
+        return self.asnumpy().ctypes
 
     @property
     def flags(self):
@@ -318,18 +348,24 @@ class Array:
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        # numpy.exp(minpy_array), ndarray + Array: run the minpy operator of that name.
+        # numpy.exp(minpy_array), ndarray + Array, numpy.add.at(minpy_array, ...), numpy.add(x, y, out=minpy_array):
+        # the minpy operator of that name (or its method), which writes into minpy outputs in place
         op = _OPS.get(ufunc.__name__)
-        if method == "__call__" and op is not None:
-            return op(*inputs, **kwargs)
+        if op is not None:
+            fn = op if method == "__call__" else getattr(op, method, None)
+            if fn is not None:
+                return fn(*inputs, **kwargs)
         inputs = [x.asnumpy() if isinstance(x, Array) else x for x in inputs]
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        op = _OPS.get(func.__name__)
-        if op is not None and getattr(op, "__wrapped__", None) is func:
-            return op(*args, **kwargs)
-        return func(*_to_numpy_tree(args), **_to_numpy_tree(kwargs))
+        # numpy.copyto(minpy_array, ...), numpy.sum(minpy_array): minpy's function for it (which writes into
+        # minpy Arrays in place and returns minpy Arrays); a NumPy function minpy has no operator for runs on the
+        # arrays' data through an operator made for it (minpy.ops.mirror)
+        fn = _FUNCTIONS.get(func)
+        if fn is None:
+            fn = _OPS["_numpy_function"](func)
+        return fn(*args, **kwargs)
 
     def tolist(self):
         return self.asnumpy().tolist()
@@ -460,6 +496,31 @@ class Array:
 
     def sort(self, axis=-1, kind=None, order=None):
         self[...] = _op("sort")(self, axis=axis, kind=kind, order=order)
+
+    def resize(self, new_shape, *more, refcheck=True):
+        """In place, as NumPy's ``ndarray.resize``: the array takes the new shape, filled in C order and padded with
+        zeros. As in NumPy, an array that does not own its data (a view) cannot be resized, nor (``refcheck``) one
+        that views are taken of; results of earlier operators and copies keep their values."""
+        shape = (new_shape,) + more if more else new_shape
+        if self._root is not None:
+            raise ValueError("cannot resize this array: it does not own its data")
+        family = self._views
+        if refcheck and ((family is not None and (family.foreign or any(r() is not None for r in family.fresh)))
+                         or (self._backend is _NUMPY and _sys.getrefcount(self._data) > 2)):
+            # NumPy's own check: live views (NumPy views of the buffer hold it as their base) or a buffer the
+            # user holds
+            raise ValueError("cannot resize an array that references or is referenced\nby another array in this "
+                             "way.  Use the np.resize function or refcheck=False")
+        host = _np.array(self.asnumpy())
+        host.resize(shape, refcheck=False)
+        self._data = host
+        self._backend = _NUMPY
+        self._shape = None
+        self._views = None
+        self._wrote()
+
+    def __contains__(self, value):
+        return bool(_OPS["any"](_OPS["equal"](self, value)))
 
     def view(self, *args, **kwargs):
         return Array(self.asnumpy().view(*args, **kwargs).copy())
@@ -859,6 +920,51 @@ def _to_numpy_tree(obj):
     if type(obj) is dict:
         return {k: _to_numpy_tree(v) for k, v in obj.items()}
     return obj
+
+
+class FlatIter:
+    """``Array.flat``: NumPy's flat iterator over a minpy Array. Reads index the flattened values; a write
+    (``a.flat[i] = v``) goes into the array in place and is recorded like any other write."""
+
+    __slots__ = ("base",)
+
+    def __init__(self, base):
+        self.base = base
+
+    def __getitem__(self, key):
+        got = self.base.asnumpy().flat[_host(key)]
+        return Array(_np.array(got), _NUMPY)
+
+    def __setitem__(self, key, value):
+        base = self.base
+        base._fresh()
+        base._check_writeable()
+        buffer, own = base._host_buffer()
+        try:
+            buffer.flat[_host(key)] = _host(value)
+        finally:
+            base._host_written(buffer, own)
+
+    def __iter__(self):
+        return iter(self.base.asnumpy().flat)
+
+    def __len__(self):
+        return self.base.size
+
+    def __array__(self, dtype=None, copy=None):
+        return _np.array(self.base.asnumpy().ravel(), dtype=dtype)
+
+    def copy(self):
+        return Array(self.base.asnumpy().flatten(), _NUMPY)
+
+
+def _host(x):
+    """``x`` with minpy Arrays (one level into tuples and lists) replaced by their host values."""
+    if isinstance(x, Array):
+        return x.asnumpy()
+    if type(x) in (tuple, list):
+        return type(x)(_host(v) for v in x)
+    return x
 
 
 class Number(float):

@@ -113,6 +113,13 @@ def public_name(op_name):
     return "minpy." + op_name if op_name.startswith("scipy.") else "minpy.numpy." + op_name
 
 
+def count_call(op_name, backend_name):
+    """Count one call of ``op_name`` run on ``backend_name`` (this thread's counters, merged when read)."""
+    calls = _local.counts.calls
+    key = (op_name, backend_name)
+    calls[key] = calls.get(key, 0) + 1
+
+
 def count_fallback(op_name, reason):
     key = (op_name, reason)
     counts = _local.counts

@@ -5,9 +5,11 @@ import types
 import numpy as np
 
 from minpy import extend as _extend
-from minpy.array import _OPS, _STALE, Array, link_view
+from minpy.array import _FUNCTIONS, _OPS, _STALE, Array, link_view
 from minpy.backends import numpy_backend as _NUMPY
+from minpy.ops import mirror as _mirror  # noqa: F401  (NumPy functions without an operator, for __array_function__)
 from minpy.ops import table as _table
+from minpy.ops import ufuncs as _ufuncs
 from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _reraise, all_operators, describe,
                                 get_operator, register)
 from minpy.dispatch.policy import current_policy
@@ -142,19 +144,14 @@ def _mutating(op, args, kwargs):
     target._check_writeable()
     rest = [_convert(x, _NUMPY, None) for x in args[1:]]
     nkwargs = {k: _convert(v, _NUMPY, None) for k, v in kwargs.items()}
-    if target._backend is _NUMPY:
-        buffer = target._data
-    else:
-        buffer = np.array(target._backend.to_numpy(target._data))
+    buffer, own = target._host_buffer()
     try:
         result = op.ref(buffer, *rest, **nkwargs)
     except Exception as exc:
-        if target._backend is _NUMPY:
+        if own:
             target._wrote()  # NumPy may have written part of the buffer before it raised
         _reraise(op, exc, args, kwargs)
-    if target._backend is not _NUMPY:
-        target._backend_write(Ellipsis, buffer)
-    target._wrote()
+    target._host_written(buffer, own)
     _count(op.name, _NUMPY)
     return result
 
@@ -291,6 +288,15 @@ def _build():
             kind = "ufunc" if isinstance(obj, np.ufunc) else ("info" if "wrap_result" in kwargs else "function")
             register(Operator(full, ref=obj, kind=kind, **kwargs))
     _OPS["_inplace"] = _inplace
+    method_ops = _ufuncs.method_operators(_mutating)
+    for op in all_operators().values():
+        if isinstance(op.ref, np.ufunc):  # matmul too (declared with the linear algebra)
+            _ufuncs.attach(op.public, op.ref, method_ops)
+        if op.kind != "ufunc_method" and op.ref is not None:
+            try:
+                _FUNCTIONS.setdefault(op.ref, op.public)
+            except TypeError:  # an unhashable reference
+                pass
 
 
 def _setitem_ref(a, key, value):

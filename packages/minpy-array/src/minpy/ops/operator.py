@@ -22,7 +22,7 @@ from minpy.context import _CPU, current_context
 from minpy.errors import user_error
 from minpy.dispatch import auto as _auto
 from minpy.dispatch.policy import PolicyError, current_policy
-from minpy.stats import _local as _counting, count_fallback, measuring, perf_counter, public_name, recorder
+from minpy.stats import _local as _counting, count_call, count_fallback, measuring, perf_counter, public_name, recorder
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _F64 = np.dtype(np.float64)
@@ -619,17 +619,53 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
 
 
 def _with_out(op, args, kwargs):
-    """``out=`` given: compute a new result, then write it into the output Array(s) in place with NumPy's
-    same-kind casting, so that cached copies of the output are invalidated like any other write."""
-    kwargs = dict(kwargs)
-    out = kwargs.pop("out")
-    outs = out if isinstance(out, tuple) else (out,)
-    if not all(isinstance(o, Array) for o in outs):
-        if any(isinstance(o, Array) for o in outs):
-            raise TypeError(f"{public_name(op.name)}: out= mixes minpy Arrays and other objects")
-        kwargs["out"] = out  # NumPy arrays as out: NumPy writes into them
-        return _run_numpy(op, args, kwargs)
-    result = _invoke(op, args, kwargs)
+    """``out=`` given. NumPy computes into the output buffers themselves, so its own rules hold (``casting=``,
+    ``where=`` leaving unselected elements as they were, an output that is also an input, a reduction's casting):
+    an output Array held by NumPy lends its own buffer, one held elsewhere a host copy that is written back.
+    Every output Array records the write (its cached copies on other backends go stale). The result is ``out``
+    itself, as in NumPy (the Array, or the NumPy array, passed). An elementwise operator whose outputs all live
+    on one other backend, called with no other keyword, runs there instead and is assigned in place."""
+    out = kwargs["out"]
+    outs = out if type(out) is tuple else (out,)
+    first = outs[0] if outs else None
+    if (op.kind == "ufunc" and len(kwargs) == 1 and type(first) is Array and first._backend is not _NUMPY
+            and all(type(o) is Array and o._backend is first._backend for o in outs)):
+        return _out_by_assignment(op, args, out, outs)
+    buffers = []
+    lent = []  # (Array, its buffer, whether the buffer is the Array's own)
+    for o in outs:
+        if isinstance(o, Array):
+            buffer, own = o._host_buffer()
+            lent.append((o, buffer, own))
+            buffers.append(buffer)
+        else:
+            buffers.append(o)
+    nargs = [_convert(a, _NUMPY, _CPU) for a in args]
+    nkwargs = {k: _convert(v, _NUMPY, _CPU) for k, v in kwargs.items()}
+    nkwargs["out"] = tuple(buffers) if type(out) is tuple else buffers[0]
+    try:
+        result = op.ref(*nargs, **nkwargs)
+    except Exception as exc:
+        for o, buffer, own in lent:
+            if own:
+                o._wrote()  # NumPy may have written part of the buffer before it raised
+        _reraise(op, exc, args, kwargs)
+    for o, buffer, own in lent:
+        o._host_written(buffer, own)
+    count_call(op.name, "numpy")
+
+    def given(r):
+        for o, buffer in zip(outs, buffers):
+            if r is buffer and o is not None:
+                return o
+        return _wrap(r, _NUMPY)
+    return tuple(given(r) for r in result) if type(result) is tuple else given(result)
+
+
+def _out_by_assignment(op, args, out, outs):
+    """An elementwise operator with outputs held by another backend: compute a new result where the policy
+    says, then write it into the outputs in place with NumPy's same-kind casting and broadcasting."""
+    result = _invoke(op, args, {})
     results = result if isinstance(result, tuple) else (result,)
     if len(results) != len(outs):
         raise ValueError(f"{public_name(op.name)}: out= needs {len(results)} arrays, got {len(outs)}")
@@ -644,11 +680,11 @@ def _with_out(op, args, kwargs):
                                  f"{target.shape} doesn't match the broadcast shape {value.shape}") from None
         if value.dtype != target.dtype:
             if not np.can_cast(value.dtype, target.dtype, "same_kind"):
-                raise TypeError(f"{public_name(op.name)}: Cannot cast output from {value.dtype!r} to "
-                                f"{target.dtype!r} with casting rule 'same_kind'")
+                raise TypeError(f"{public_name(op.name)}: Cannot cast ufunc '{op.ref.__name__}' output from "
+                                f"{value.dtype!r} to {target.dtype!r} with casting rule 'same_kind'")
             value = _registry["astype"].public(value, target.dtype)
         target._assign_all(value._data, value._backend)
-    return out
+    return outs[0] if type(out) is tuple and len(outs) == 1 else out
 
 
 def _missing_reason(op, pol, ctx):

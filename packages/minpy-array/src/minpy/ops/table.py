@@ -74,9 +74,23 @@ def _mx(spec, **kw):
 
 
 # -- argument-pattern predicates (return None when MXNet can take the call, else the reason) ---------------
+# A predicate sees the call's arguments as the user gave them: an array argument may be a Python list, tuple or
+# scalar (np.prod(shape_tuple)), which MXNet's functions do not take. Each predicate reads arrays through
+# _array_at, so such calls are refused with a reason and run on NumPy.
+_HOST_VALUES = "Python values (lists, tuples, scalars) as array arguments"
+
+
+def _array_at(args, i):
+    """``args[i]`` when it is a minpy Array, else None (missing, or a Python value)."""
+    a = args[i] if len(args) > i else None
+    return a if isinstance(a, Array) else None
+
+
 def _no_empty_first(args, kwargs):
-    a = args[0] if args else None
-    if a is not None and getattr(a, "size", 1) == 0:
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
+    if a.size == 0:
         return "MXNet's reduction of an empty array differs from NumPy's"
     return _reduce_dims_ok(args, kwargs)
 
@@ -86,8 +100,8 @@ def _reduce_dims_ok(args, kwargs):
     # both kept) are merged, a length-1 axis counting as kept; past that they raise, asynchronously (so the
     # NumPy fallback cannot catch it). Found by trying every shape of 1s and 2s up to 7 dimensions with every
     # set of axes.
-    a = args[0] if args else None
-    ndim = getattr(a, "ndim", 0)
+    a = _array_at(args, 0)
+    ndim = a.ndim if a is not None else 0
     axis = kwargs.get("axis", args[1] if len(args) > 1 else None)
     if ndim <= 5 or axis is None or not isinstance(axis, (int, tuple, list)):
         return None
@@ -108,8 +122,11 @@ def _reduce_ok(args, kwargs):
 
 
 def _prod_ok(args, kwargs):
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
     dtype = kwargs.get("dtype")
-    if args[0].dtype == np.float16 or (dtype is not None and np.dtype(dtype) == np.float16):
+    if a.dtype == np.float16 or (dtype is not None and np.dtype(dtype) == np.float16):
         return "float16 (NumPy multiplies in float16, overflowing to inf where MXNet's float32 does not)"
     return _reduce_ok(args, kwargs)
 
@@ -146,6 +163,31 @@ def _creation_dtype_ok(position):
     return check
 
 
+def _like_ok(position):
+    """``zeros_like`` and friends: the prototype must be an Array (a Python list goes to NumPy)."""
+    check = _creation_dtype_ok(position)
+
+    def like(args, kwargs):
+        if _array_at(args, 0) is None:
+            return _HOST_VALUES
+        return check(args, kwargs)
+    return like
+
+
+def _full_ok(args, kwargs):
+    fill = args[1] if len(args) > 1 else kwargs.get("fill_value")
+    if type(fill) not in (int, float, bool):
+        return "a fill value that is not a Python scalar"
+    return _creation_dtype_ok(2)(args, kwargs)
+
+
+def _full_like_ok(args, kwargs):
+    fill = args[1] if len(args) > 1 else kwargs.get("fill_value")
+    if type(fill) not in (int, float, bool):
+        return "a fill value that is not a Python scalar"
+    return _like_ok(2)(args, kwargs)
+
+
 def _like_dtype_ok(args, kwargs):
     return _creation_dtype_ok(1)(args, kwargs) if "fill_value" not in kwargs and len(args) < 3 else \
         _creation_dtype_ok(2)(args, kwargs)
@@ -164,6 +206,8 @@ def _seq_arrays(args, kwargs):
 
 
 def _basic_key(args, kwargs):
+    if _array_at(args, 0) is None:
+        return _HOST_VALUES
     key = args[1]
     keys = key if type(key) is tuple else (key,)
     for k in keys:
@@ -178,8 +222,10 @@ def _basic_key(args, kwargs):
 
 
 def _dot_ok(args, kwargs):
-    a, b = args[0], args[1]
-    if not hasattr(a, "ndim") or not hasattr(b, "ndim") or a.ndim == 0 or b.ndim == 0:
+    a, b = _array_at(args, 0), _array_at(args, 1)
+    if a is None or b is None:
+        return _HOST_VALUES
+    if a.ndim == 0 or b.ndim == 0:
         return "scalar operands"
     if a.dtype != b.dtype:
         return "operands of different dtypes"
@@ -189,7 +235,9 @@ def _dot_ok(args, kwargs):
 
 
 def _square_ok(args, kwargs):
-    a = args[0]
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
     if a.dtype == np.float16:
         return "float16 (NumPy's linalg rejects it; MXNet would compute)"
     if a.size == 0:
@@ -198,7 +246,9 @@ def _square_ok(args, kwargs):
 
 
 def _tile_ok(args, kwargs):
-    a = args[0]
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
     reps = args[1] if len(args) > 1 else kwargs.get("reps")
     reps = (reps,) if isinstance(reps, int) else tuple(reps)
     if not all(type(r) is int for r in reps):
@@ -215,25 +265,34 @@ def _tile_ok(args, kwargs):
 
 def _repeat_ok(args, kwargs):
     repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
     if type(repeats) is not int:
         return "repeats given per element"
     if repeats < 1:
         return "repeats < 1 (MXNet flattens the result even with an axis)"
-    if args[0].ndim == 0:
+    if a.ndim == 0:
         return "0-d input"
-    if args[0].size == 0:  # the shape is right, but the kernel fails (reported only at exit, asynchronously)
+    if a.size == 0:  # the shape is right, but the kernel fails (reported only at exit, asynchronously)
         return "empty input"
     return None
 
 
 def _tril_ok(args, kwargs):
-    if args[0].ndim == 0:
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
+    if a.ndim == 0:
         return "0-d input (NumPy raises)"
     return None
 
 
 def _clip_ok(args, kwargs):
-    if args[0].ndim == 0:
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
+    if a.ndim == 0:
         return "0-d input (NumPy 1.x promotes by value: clip(float16 0-d, None, 0) is float64)"
     return _clip_bounds_ok(args, kwargs)
 
@@ -249,19 +308,22 @@ def _eye_ok(position):
 
 def _matmul_ok(args, kwargs):
     reason = _dot_ok(args, kwargs)
-    if reason is None and (args[0].ndim < 2 or args[1].ndim < 2):
+    if reason is None and (args[0].ndim < 2 or args[1].ndim < 2):  # both Arrays: _dot_ok checked
         return "1-d operands"
     return reason
 
 
 def _clip_bounds_ok(args, kwargs):
+    a = _array_at(args, 0)
+    if a is None:
+        return _HOST_VALUES
     lo = args[1] if len(args) > 1 else kwargs.get("a_min")
     hi = args[2] if len(args) > 2 else kwargs.get("a_max")
     if not all(v is None or type(v) in (int, float) for v in (lo, hi)):
         return "array bounds"
     if lo is None and hi is None:
         return "no bounds"
-    if args[0].dtype != np.float64 and any(v is not None and v != 0 and not 1.2e-38 < abs(v) < 3.4e38
+    if a.dtype != np.float64 and any(v is not None and v != 0 and not 1.2e-38 < abs(v) < 3.4e38
                                            for v in (lo, hi)):
         return "bounds outside float32's normal range (MXNet's clip parameters are float32)"
     return None
@@ -276,7 +338,20 @@ def _where_ok(args, kwargs):
 
 
 def _shape_arg_ok(args, kwargs):
+    if _array_at(args, 0) is None:
+        return _HOST_VALUES
     return _order_c(args, kwargs)
+
+
+def _array_first(args, kwargs):
+    """Operators whose first argument is the array they work on (transpose, squeeze...)."""
+    if _array_at(args, 0) is None:
+        return _HOST_VALUES
+    return None
+
+
+def _array_first_order_c(args, kwargs):
+    return _array_first(args, kwargs) or _order_c(args, kwargs)
 
 
 # -- elementwise ----------------------------------------------------------------------------------------------
@@ -583,14 +658,14 @@ for _name in ["zeros", "ones", "empty"]:
              impls=_mx("adapter:" + _name, kwargs=("dtype", "order"), accepts=_creation_dtype_ok(1)),
              test={"args": ("shape",), "kwargs": _CREATE_KW, "values": _name != "empty"})
 _declare("full", kind="creation", differentiable=False, float_default=True,
-         impls=_mx("adapter:full", kwargs=("dtype", "order"), accepts=_creation_dtype_ok(2)),
+         impls=_mx("adapter:full", kwargs=("dtype", "order"), accepts=_full_ok),
          test={"args": ("shape", "scalar"), "kwargs": _CREATE_KW})
 for _name in ["zeros_like", "ones_like", "empty_like"]:
     _declare(_name, kind="creation", differentiable=False,
-             impls=_mx("adapter:" + _name, kwargs=("dtype", "shape"), accepts=_creation_dtype_ok(1)),
+             impls=_mx("adapter:" + _name, kwargs=("dtype", "shape"), accepts=_like_ok(1)),
              test={"args": ("array",), "kwargs": _LIKE_KW, "values": _name != "empty_like"})
 _declare("full_like", kind="creation", differentiable=False,
-         impls=_mx("adapter:full_like", kwargs=("dtype", "shape"), accepts=_creation_dtype_ok(2)),
+         impls=_mx("adapter:full_like", kwargs=("dtype", "shape"), accepts=_full_like_ok),
          test={"args": ("array", "scalar"), "kwargs": _LIKE_KW})
 _declare("eye", kind="creation", differentiable=False, float_default=True,
          impls=_mx("adapter:eye", kwargs=("M", "k", "dtype", "order"), accepts=_eye_ok(3)),
@@ -619,7 +694,7 @@ for _name in ["array", "asarray", "asanyarray", "ascontiguousarray", "frombuffer
     if hasattr(np, _name):
         _declare(_name, kind="creation", differentiable=_name in ("copy",), float_default=_name != "copy",
                  numpy_reason=_HOST_DATA if _name != "copy" else None,
-                 impls=_mx("adapter:copy", kwargs=("order",)) if _name == "copy" else None,
+                 impls=_mx("adapter:copy", kwargs=("order",), accepts=_array_first) if _name == "copy" else None,
                  test=_FROM_TESTS[_name])
 _SPACE_KW = {"num": "count", "endpoint": "bool", "dtype": "dtype_or_none"}
 _RANGE_TESTS = {
@@ -645,7 +720,7 @@ _declare("astype", ref=lambda a, dtype, order="K", casting="unsafe", copy=True:
          a.astype(dtype, order=order, casting=casting, copy=copy),
          kind="function", differentiable=True,
          impls=_mx("adapter:astype", kwargs=("order", "casting", "copy"),
-                   accepts=_creation_dtype_ok(1)),
+                   accepts=_like_ok(1)),
          test={"args": ("array", "dtype"), "kwargs": {"copy": "bool"}})
 _declare("flatten", ref=lambda a, order="C": a.flatten(order), kind="shape", differentiable=True,
          impls=_mx("adapter:flatten", kwargs=("order",), accepts=_order_c), test={"kwargs": {"order": "order"}})
@@ -691,3 +766,27 @@ VIEWS = frozenset([
     "diagonal", "real", "imag", "split", "array_split", "hsplit", "vsplit", "dsplit", "asarray", "asanyarray",
     "ascontiguousarray", "asfortranarray", "require", "astype", "matrix_transpose", "permute_dims", "unstack",
     "trim_zeros", "meshgrid", "linalg.matrix_transpose"])
+
+# -- ufunc methods ------------------------------------------------------------------------------------------------------
+#: The methods of NumPy's ufuncs. minpy.ops builds one operator for each ufunc and each method NumPy defines for it
+#: (reduce, accumulate and reduceat of the binary ufuncs with one output, outer of the binary ones, at of those with
+#: one output), named like "add.reduce" after NumPy's name of the ufunc; it runs NumPy's method. ``np.add`` carries
+#: them as ``np.add.reduce``... (see minpy.ops.ufuncs), and an alias (``np.mod``) carries its original's.
+UFUNC_METHODS = ("reduce", "accumulate", "reduceat", "outer", "at")
+#: (ufunc, method) -> the operator that computes the method with NumPy's semantics, so that it runs where that
+#: operator runs fastest and has its gradient: np.add.reduce(a, axis) is np.sum(a, axis) (NumPy's sum *is*
+#: add.reduce). Calls these operators cannot take (a 0-d input, a dtype amax does not take...) run NumPy's method.
+#: ``outer`` of every binary ufunc is the ufunc itself on operands reshaped to broadcast (its backends, its
+#: gradient).
+UFUNC_METHOD_AS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod", ("maximum", "reduce"): "amax",
+                   ("minimum", "reduce"): "amin", ("add", "accumulate"): "cumsum",
+                   ("multiply", "accumulate"): "cumprod"}
+#: method operators with a gradient rule (minpy-autograd); ``add.at``/``subtract.at`` write in place, so a traced
+#: target is updated functionally, as ``a[key] = v`` is
+UFUNC_METHOD_DIFFERENTIABLE = ("add.reduceat", "maximum.accumulate", "minimum.accumulate", "fmax.accumulate",
+                               "fmin.accumulate")
+UFUNC_METHOD_IN_PLACE_GRAD = ("add.at", "subtract.at")
+for _name in UFUNC_METHOD_DIFFERENTIABLE:
+    TEST_HINTS[_name] = ({"args": ("array", "reduceat_indices"), "kwargs": {"axis": "method_axis"},
+                          "required": ("axis",), "min_ndim": 1}
+                         if _name.endswith("reduceat") else {"kwargs": {"axis": "method_axis"}, "min_ndim": 1})
