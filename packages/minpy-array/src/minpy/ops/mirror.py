@@ -200,15 +200,17 @@ def lookup(module, path, attr, stacklevel):
     """NumPy's ``module.attr`` mirrored, with the warnings NumPy gives for it (a deprecated alias) re-issued at the
     caller ``stacklevel`` frames up, and NumPy's AttributeError (an expired alias) naming minpy.numpy. Returns
     (value, whether it may be kept: False when NumPy warned, so that it warns on every use as NumPy does)."""
+    missing = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             value = getattr(module, attr)
         except AttributeError as exc:
-            message = str(exc).replace(f"module '{module.__name__}'", f"module 'minpy.{module.__name__}'")
-            raise AttributeError(message) from None
+            missing = str(exc).replace(f"module '{module.__name__}'", f"module 'minpy.{module.__name__}'")
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=stacklevel + 1)
+    if missing is not None:
+        raise AttributeError(missing)
     return mirror_value(value, f"{path}.{attr}" if path else attr), not caught
 
 
