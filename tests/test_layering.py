@@ -109,7 +109,7 @@ MODULE_ORDER = {
         "minpy.autograd.backward", "minpy.autograd.forward", "minpy.autograd.vspace",
         "minpy.autograd.rules._util", "minpy.autograd.rules.indexing", "minpy.autograd.rules.elementwise",
         "minpy.autograd.rules.complex", "minpy.autograd.rules.reductions", "minpy.autograd.rules.shape",
-        "minpy.autograd.rules.linalg", "minpy.autograd.rules.fft",
+        "minpy.autograd.rules.linalg", "minpy.autograd.rules.fft", "minpy.autograd.rules.ufunc_methods",
         # minpy.scipy's family: loaded by the rules package on first use; odeint's rules use the API
         "minpy.autograd.differential_operators", "minpy.autograd.rules._odeint", "minpy.autograd.rules.scipy",
         "minpy.autograd.rules", "minpy.autograd.gradcheck", "minpy.autograd.custom",

@@ -31,6 +31,9 @@ JVPS = {}            # operator name -> JVP rule
 _VJP_BY_REF = {}     # id(NumPy function) -> VJP rule, so NumPy's aliases (abs, round_...) find their rule
 _JVP_BY_REF = {}
 SETITEM = object()   # marker rule: a write into an untraced array (the tracer refuses it)
+#: operators that write into their first argument (``ufunc.at``) -> ``fn(op, args, kwargs)``, run instead of the
+#: operator when a traced value reaches it (:mod:`minpy.autograd.rules.ufunc_methods` fills it in)
+IN_PLACE = {}
 
 #: operator name -> ({traced argument position: positions its rule reads}, whether rules read the result).
 #: The tape keeps only those values (the rest as shapes and dtypes, see tracer.Meta), so that memory during a

@@ -550,6 +550,9 @@ def intercept(op, args, kwargs):
                           "traced array, or build the result from traced values")
     if op.name == "fill":  # a.fill(x): a write, like a[...] = x
         return traced_setitem_error((args[0], Ellipsis, args[1]))
+    in_place = registry.IN_PLACE.get(op.name)
+    if in_place is not None:  # np.add.at(a, ...): a functional update of a traced a, or an error before writing
+        return in_place(op, args, kwargs)
     rule = registry.rule_for(op)
     if rule is None:  # not differentiable: compute on the plain values; the result carries no trace
         ans = op.invoke(*_unbox_all(args, kwargs))

@@ -9,6 +9,8 @@ whatever backend holds the data and are differentiable again):
 * :mod:`.indexing` - ``x[key]``, traced writes, ``take``, ``where``, ``select``, ``clip``, sorting;
 * :mod:`.linalg` - products, ``einsum``, and ``numpy.linalg`` (decompositions included);
 * :mod:`.fft` - ``numpy.fft``;
+* :mod:`.ufunc_methods` - ``ufunc.reduceat``, the running extremes' ``accumulate``, ``add.at``/``subtract.at``
+  (the other methods are other operators: ``add.reduce`` is ``sum``);
 * :mod:`.scipy` - ``minpy.scipy`` (``special``, ``stats``, ``signal``, ``linalg``, ``integrate``; odeint's
   adjoint method in :mod:`._odeint`).
 
@@ -20,6 +22,7 @@ forward passes) never imports the rules.
 """
 from minpy.autograd.rules import indexing  # noqa: F401  (first: shape uses its scatter and write primitives)
 from minpy.autograd.rules import complex, elementwise, fft, linalg, reductions, shape  # noqa: F401,E402
+from minpy.autograd.rules import ufunc_methods  # noqa: F401,E402
 from minpy.autograd import registry  # noqa: E402
 
 
