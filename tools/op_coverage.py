@@ -250,11 +250,9 @@ def submodule_section():
 
 def writing_section(operators):
     """What writes into a minpy Array in place (the write is recorded: version bumped, other copies refreshed)."""
-    takes_out = []
-    for name, op in sorted(operators.items()):
-        if op.kind == "ufunc" or (op.kind not in ("ufunc_method",) and _takes_out(op.ref)):
-            if "." not in name or name.partition(".")[0] in MIRRORED:
-                takes_out.append(name)
+    # the table's operators (mirrored functions are made on first use: what a process touched must not matter)
+    names = sorted({name for name, _ in numpy_callables()} & set(operators))
+    takes_out = [name for name in names if operators[name].kind == "ufunc" or _takes_out(operators[name].ref)]
     methods = sorted(n for n in ("put", "sort", "partition", "fill", "itemset", "resize", "byteswap", "setfield")
                      if hasattr(numpy.ndarray, n))
     lines = [
@@ -265,7 +263,8 @@ def writing_section(operators):
         "write (the version counter is bumped; cached copies on other backends and detached views are refreshed).",
         "",
         "- Functions writing into their first argument: " + ", ".join(f"`{n}`" for n in table.MUTATING) + ".",
-        f"- `ufunc.at` of every ufunc that has it ({sum(1 for n in operators if n.endswith('.at'))} ufuncs).",
+        f"- `ufunc.at` of every ufunc that has it "
+        f"({sum(1 for n, op in operators.items() if op.kind == 'ufunc_method' and n.endswith('.at'))} ufuncs).",
         f"- `out=` of the {len(takes_out)} operators taking it (every ufunc, its `reduce`, `accumulate`, `reduceat` "
         "and `outer`, and "
         + ", ".join(f"`{n}`" for n in takes_out if operators[n].kind != "ufunc") + ").",
