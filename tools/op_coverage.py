@@ -10,6 +10,7 @@ Generated from the operator table (minpy.ops.table) and the installed NumPy; not
     python tools/op_coverage.py --check docs/op-coverage.md   # exit 1 when the committed file is stale
 """
 import argparse
+import importlib
 import inspect
 import re
 import sys
@@ -172,15 +173,32 @@ def _has_ufunc_surface(name):
     return fn is not None and all(hasattr(fn, a) for a in mufuncs.ATTRIBUTES + table.UFUNC_METHODS)
 
 
+# NumPy's public submodules (its reference's list). Some load only when imported (numpy.typing in NumPy 1.x), and
+# dir(numpy) lists them once something has: the report imports them all, so that it does not depend on what the
+# process imported before.
+_SUBMODULES = ("char", "ctypeslib", "dtypes", "emath", "exceptions", "f2py", "fft", "lib", "linalg", "ma",
+               "matrixlib", "polynomial", "random", "rec", "strings", "testing", "typing", "version", "compat", "core")
+
+
 def _numpy_submodules():
-    for attr in sorted(dir(numpy)):
-        if attr.startswith("_"):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = getattr(numpy, attr, None)
-        if isinstance(value, types.ModuleType):
-            yield attr, value
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy.core in NumPy 2, deprecated aliases in dir(numpy)
+        for name in _SUBMODULES:
+            value = getattr(numpy, name, None)  # char, emath and rec are attributes, not import paths, in NumPy 1.x
+            if not isinstance(value, types.ModuleType):
+                try:
+                    importlib.import_module("numpy." + name)
+                except ImportError:
+                    continue
+                value = getattr(numpy, name, None)
+            if isinstance(value, types.ModuleType):
+                found[name] = value
+        for attr in dir(numpy):  # standard-library modules NumPy 1.x exposes (os, sys, math, warnings)
+            value = getattr(numpy, attr, None) if not attr.startswith("_") else None
+            if isinstance(value, types.ModuleType) and not value.__name__.startswith("numpy"):
+                found[attr] = value
+    return sorted(found.items())
 
 
 def _served(value):
