@@ -122,7 +122,8 @@ class Array:
         owner._version += 1
         family = owner._views
         if family is not None and family.fresh:
-            _mark_stale(family, self)
+            # a view whose elements overlap holds stale copies of what it wrote: it refreshes too
+            _mark_stale(family, None if link is not None and link.overlaps else self)
 
     def _fresh(self):
         """Make sure ``_data``/``_backend`` hold this array's values (a detached view whose base was written
@@ -505,10 +506,10 @@ class Array:
         if self._root is not None:
             raise ValueError("cannot resize this array: it does not own its data")
         family = self._views
-        if refcheck and ((family is not None and (family.foreign or any(r() is not None for r in family.fresh)))
+        if refcheck and ((family is not None and any(r() is not None for r in family.fresh))
                          or (self._backend is _NUMPY and _sys.getrefcount(self._data) > 2)):
-            # NumPy's own check: live views (NumPy views of the buffer hold it as their base) or a buffer the
-            # user holds
+            # NumPy's own check: live views (detached ones, and NumPy views of the buffer, which hold it as their
+            # base) or other holders of the buffer (the user's own name for a buffer handed to Array(x))
             raise ValueError("cannot resize an array that references or is referenced\nby another array in this "
                              "way.  Use the np.resize function or refcheck=False")
         host = _np.array(self.asnumpy())
@@ -642,7 +643,7 @@ class _Link:
     for views NumPy makes read-only; ``home``/``ctx``: where a stale view's data goes back to.
     """
 
-    __slots__ = ("parent", "keys", "pshape", "standin", "detached", "writeable", "home", "ctx")
+    __slots__ = ("parent", "keys", "pshape", "standin", "detached", "writeable", "home", "ctx", "overlaps")
 
     def __init__(self, parent, keys=None, standin=None, detached=True, writeable=True):
         self.parent = parent
@@ -653,6 +654,7 @@ class _Link:
         self.writeable = writeable
         self.home = None
         self.ctx = None
+        self.overlaps = None  # whether several of the view's elements are one element of its base (as_strided)
 
 
 class _Family:
@@ -818,6 +820,16 @@ def _write_through(view, link, owner):
     positions = _positions(view, owner)
     values = view._backend.to_numpy(view._data)
     owner._fresh()
+    if link.overlaps is None:
+        link.overlaps = _np.unique(positions).size < positions.size
+    if link.overlaps:
+        # one element of the base appears several times in the view, where only one copy of it was written:
+        # only the elements that changed are written back (NumPy's view has one memory cell for all of them)
+        current = _np.take(owner._get(_NUMPY), positions)
+        changed = values != current
+        if values.dtype.kind in "fc":
+            changed &= ~(_np.isnan(values) & _np.isnan(current))
+        positions, values = positions[changed], _np.asarray(values)[changed]
     if owner._backend is _NUMPY:
         owner._data.flat[positions] = values
     else:
