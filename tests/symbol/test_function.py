@@ -272,6 +272,35 @@ def test_weight_sharing_in_one_graph():
     check_grads(lambda x, w: fc(x=fc(x=x, fc_weight=w), fc_weight=w), x, w, rtol=1e-4)
 
 
+def test_graphs_freed_by_the_cyclic_collector_give_their_executors_back_intact():
+    # A traced graph caught in a reference cycle is freed by the cyclic collector, which finalizes everything in
+    # the cycle (MXNet's executors and NDArrays included) before seeing what the finalizers put back. A recorded
+    # call that handed its executor back from __del__ put a freed executor in the cache: a later call then read
+    # other arrays' memory (wrong shapes, wrong values or a crash). Two Functions, so that freed memory is reused.
+    import gc
+
+    fc1 = Function(mx.sym.FullyConnected(mx.sym.Variable('x'), name='a', num_hidden=3), {'x': (4, 5)})
+    fc2 = Function(mx.sym.FullyConnected(mx.sym.Variable('x'), name='b', num_hidden=2), {'x': (4, 3)})
+    x, w1, b1, w2, b2 = rand(4, 5), rand(3, 5, seed=1), rand(3, seed=2), rand(2, 3, seed=3), rand(2, seed=4)
+    ref = lambda x: np.sum(np.tanh(fc_ref(np.tanh(fc_ref(x, w1, b1)), w2, b2)))  # noqa: E731
+    kept = []
+
+    def loss(x):
+        h = fc1(x=x, a_weight=w1, a_bias=b1)
+        out = fc2(x=np.tanh(h), b_weight=w2, b_bias=b2)
+        cycle = [h, out]
+        cycle.append(cycle)  # the graph lives until the cyclic collector finds it
+        kept.append(cycle)
+        return np.sum(np.tanh(out))
+
+    expected = host(grad(ref)(x))
+    for _ in range(6):
+        close(grad(loss)(x), expected)
+        kept.clear()
+        gc.collect()
+    assert fc1.num_binds == 1 and fc2.num_binds == 1  # every executor came back, and was usable
+
+
 def test_executor_cache_and_new_batch_size():
     fc = Function(mx.sym.FullyConnected(mx.sym.Variable('x'), name='fc', num_hidden=2), {'x': (4, 3)})
     w, b = rand(2, 3, seed=1), rand(2, seed=2)

@@ -157,7 +157,9 @@ class Tracer:
         self._value = value
         self._node = node
         self._trace = trace
-        self._family = None  # (family, steps from its root) once a view is taken of it or it is one
+        # (family, steps from its root) once it is a view; (weak reference to its family, ()) once a view is
+        # taken of it (see _note_views)
+        self._family = None
 
     shape = property(lambda self: self._value.shape)
     dtype = property(lambda self: self._value.dtype)
@@ -282,7 +284,7 @@ class _Family:
     ``_family`` holds the steps that take it from the root: ``(operator, args, kwargs, position of the parent
     in args, index of the result or None)``)."""
 
-    __slots__ = ("root", "members")
+    __slots__ = ("root", "members", "__weakref__")
 
     def __init__(self, root):
         self.root = root
@@ -314,9 +316,14 @@ def _note_views(op, args, results, top):
             if a._trace != top:
                 r._family = _OUTER_VIEW
                 break
-            family = a._family
+            family = _family_of(a)
             if family is None or family[0] is None:
-                family = a._family = (_Family(a), ())
+                fam = _Family(a)
+                # the root holds its family weakly (its views hold it strongly, and through it the root): a
+                # strong link both ways would put the traced graph in a reference cycle, freed only by the
+                # cyclic collector, whose finalizers (MXNet executors, NDArrays) then run at arbitrary times
+                a._family = (weakref.ref(fam), ())
+                family = (fam, ())
             steps = family[1] + ((op, args, None, pos, i if multi else None),)
             r._family = (family[0], steps)
             members = family[0].members
@@ -325,6 +332,16 @@ def _note_views(op, args, results, top):
                 members[:] = [m for m in members if m() is not None]
             members.append(weakref.ref(r))
             break
+
+
+def _family_of(t):
+    """``t._family`` with its family object: None when ``t`` has none (or a root's family no view holds any
+    more), :data:`_OUTER_VIEW` as it is."""
+    family = t._family
+    if family is None or type(family[0]) is not weakref.ref:
+        return family
+    fam = family[0]()
+    return None if fam is None else (fam, ())
 
 
 def _innermost(x):
@@ -398,7 +415,7 @@ def assign(target, new):
             f"a value traced by an inner gradient call is being written into an array traced by an outer one "
             f"(shape {target.shape}); the outer gradient cannot see the write. Compute the value outside the "
             "inner call, or write into a copy")
-    family = target._family
+    family = _family_of(target)
     if family is None:
         _take(target, new)
         return

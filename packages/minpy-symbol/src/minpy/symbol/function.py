@@ -123,7 +123,9 @@ class Function:
         self._aux_latest = None
         # signature -> executors ready for use, the most recently used signature last; bounded (see _release)
         self._free = collections.OrderedDict()
-        self._lock = threading.Lock()
+        # reentrant: a call's executor can come back (weakref.finalize, run by the collector) while this thread
+        # holds the lock
+        self._lock = threading.RLock()
         #: how many executors this Function has bound (one per signature, more when calls overlap in a graph)
         self.num_binds = 0
 
@@ -483,6 +485,12 @@ class _RecordedCall:
         self.pass_ = _Forward(self.function, keep=True)
         outputs = extend.call_opaque(self.pass_, (), kwargs)
         self.bound, self.arg_dtypes, _ = self.pass_.take()
+        # The executor goes back to the Function's cache when this call is gone. Not by __del__: a graph in a
+        # reference cycle is freed by the cyclic collector, which runs the finalizers of everything in the
+        # cycle, MXNet's own included (freeing the executor and its arrays), before seeing that __del__ put
+        # the executor back; a weakref.finalize holds its arguments from outside the cycle.
+        done = weakref.finalize(self, self.function._release, self.bound)
+        done.atexit = False
         return outputs
 
     def rule(self, argpos, g, ans, args, kwargs):
@@ -512,13 +520,6 @@ class _RecordedCall:
         grads = extend.call_opaque(_Backward(self.pass_, self), tuple(out_grads))
         return _guard_higher_order(dict(zip(fn.arg_names, grads)), g, kwargs, self.name)
 
-    def __del__(self):
-        bound, self.bound = self.bound, None
-        if bound is not None:
-            try:
-                self.function._release(bound)
-            except Exception:  # interpreter shutdown
-                pass
 
 
 class _NoHigherOrder:
