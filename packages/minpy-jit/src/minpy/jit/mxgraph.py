@@ -642,8 +642,14 @@ class Program:
     def _run(self, compiled, env, vis, caps, undo, snapped):
         while True:
             units, end, guarded = compiled
+            last = units[-1] if units else None
             for unit in units:
                 if type(unit) is Graph:
+                    for key, i in unit.writebacks:
+                        if vis(key)._root is not None:
+                            # a view of another array (the graph has no aliasing): replayed instead, checked
+                            # before anything is written so that the replay starts from the arguments as given
+                            raise self.cx.mx.base.MXNetError("a write into a view")
                     exe = self._executor(unit)
                     arg = exe.arg_dict
                     for name, slot, _, _ in unit.inputs:
@@ -652,11 +658,12 @@ class Program:
                     outs = exe.outputs
                     for slot, i in unit.outputs:
                         env[slot] = outs[i]
+                    # a miss at a guard, or MXNet failing in a later graph, hands the call to another engine,
+                    # which must find the arguments unwritten: keep what the writes overwrite
+                    keep = guarded or unit is not last
                     for key, i in unit.writebacks:
                         obj = vis(key)
-                        if obj._root is not None or obj._views:
-                            raise self.cx.mx.base.MXNetError("a write into a view")  # replayed instead
-                        if guarded and key not in snapped:
+                        if keep and key not in snapped:
                             snapped.add(key)
                             undo.append((obj, onp.array(obj._get(_NUMPY))))
                         obj._assign_all(outs[i].as_np_ndarray(), _MX)
