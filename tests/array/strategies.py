@@ -134,6 +134,9 @@ def elements(dtype, mode="general", domain=None, plain=False):
     dtype = np.dtype(dtype)
     if dtype.kind == "b":
         return st.booleans()
+    if dtype.kind == "c":  # (out= buffers of complex results) parts as the float of half the width
+        part = elements(np.dtype(f"f{dtype.itemsize // 2}"), mode, None, plain)
+        return st.builds(complex, part, part)
     lo, hi, exclude = _DOMAINS.get(domain, (None, None, False))
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
