@@ -98,8 +98,8 @@ class _Plan:
     -> True). ``home``: the backend where results belong under a GPU context.
     """
 
-    __slots__ = ("gen", "key", "policy", "ctx", "routes", "fallback", "fast", "fresh", "auto", "auto_policy", "home",
-                 "numpy_key")
+    __slots__ = ("gen", "key", "policy", "ctx", "routes", "fallback", "fast", "plain", "fresh", "auto", "auto_policy",
+                 "home", "numpy_key")
 
     def __init__(self, op):
         self.gen = _generation[0]  # read first: a change made while planning leaves this plan stale
@@ -150,6 +150,8 @@ class _Plan:
         self.auto = pol.fast_table(op.name) if self.auto_policy is not None else None
         # the fast path: None, or the function that tries it
         self.fast = _numpy_fast if eligible and (not routes or self.auto is not None) else None
+        # the ufuncs' own path (see _ufunc_public): NumPy runs plain calls, and nothing is counted as a fallback
+        self.plain = self.fast is not None and self.fallback is None
         self.numpy_key = (op.name, "numpy")
         # ufuncs called without out= always return new memory: no need to look for views of the inputs
         self.fresh = isinstance(op.ref, np.ufunc) and op.ref.nout == 1
@@ -175,6 +177,8 @@ def _make_public(op):
                 return custom(op, args, kwargs)
             except Exception as exc:
                 raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
+    elif isinstance(op.ref, np.ufunc) and op.ref.nout == 1 and op.ref.nin in (1, 2):
+        call = _ufunc_public(op, interceptor)
     else:
         generation = _generation
         thread = _thread
@@ -205,6 +209,87 @@ def _make_public(op):
     if op.ref is not None and not isinstance(op.ref, np.ufunc):
         call.__wrapped__ = op.ref  # inspect.signature() then reports NumPy's signature
     call.op = op
+    return call
+
+
+def _ufunc_public(op, interceptor):
+    """The public function of a one- or two-operand ufunc (``a + b`` is this function). A call of the plain
+    form (operands only) whose operands are Arrays on NumPy or Python numbers, under a valid plan that runs
+    NumPy for them, calls the ufunc and wraps its result right here: the same work as the general fast path
+    (:func:`_numpy_fast`) without its three Python calls, which cost more than NumPy's kernel for small arrays.
+    Every other call takes the general path."""
+    generation = _generation
+    thread = _thread
+    ufunc = op.ref
+    nin = ufunc.nin
+    counting = _counting
+    new = Array.__new__
+    NUMPY = _NUMPY
+    NDARRAY = _NDARRAY
+
+    def general(args, kwargs):
+        plan = op._plan
+        if plan is not None and plan.fast is not None and plan.gen == generation[0] and plan.key is thread.key:
+            result = plan.fast(op, plan, args, kwargs)
+            if result is not _MISS:
+                return result
+        return _invoke(op, args, kwargs)
+
+    def call(*args, **kwargs):
+        try:
+            hook = interceptor[0]
+            if hook is not None:
+                return hook(op, args, kwargs)
+            plan = op._plan
+            if kwargs or len(args) != nin or plan is None or not plan.plain or plan.gen != generation[0] \
+                    or plan.key is not thread.key:
+                return general(args, kwargs)
+            a = args[0]
+            t = type(a)
+            if t is Array:
+                if a._backend is not NUMPY:
+                    return general(args, kwargs)
+                x = big = a._data
+            elif t is float or t is int:
+                x = a
+                big = None
+            else:
+                return general(args, kwargs)
+            if nin == 2:
+                b = args[1]
+                t = type(b)
+                if t is Array:
+                    if b._backend is not NUMPY:
+                        return general(args, kwargs)
+                    y = b._data
+                    if big is None or y.size > big.size:
+                        big = y
+                elif t is not float and t is not int:
+                    return general(args, kwargs)
+                else:
+                    y = b
+            auto = plan.auto
+            if auto is not None and (big is None or auto.get((big.dtype.char, big.size.bit_length())) is not True):
+                return general(args, kwargs)  # the auto policy has not decided NumPy for this dtype and size
+            try:
+                r = ufunc(x, y) if nin == 2 else ufunc(x)
+            except Exception as exc:
+                _reraise(op, exc, args, kwargs)
+            if type(r) is not NDARRAY:
+                r = np.asarray(r)  # a NumPy scalar (0-d operands)
+            # Array(r, NumPy) without the constructor's call: a ufunc's result is new memory, tied to nothing
+            result = new(Array)
+            result._data = r
+            result._backend = NUMPY
+            result._variants = result._root = result._dtype = result._shape = result._link = result._views = None
+            result._stamp = result._version = 0
+            calls = counting.counts.calls  # this thread's counters (merged when read)
+            key = plan.numpy_key
+            calls[key] = calls.get(key, 0) + 1
+            return result
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
+
     return call
 
 
