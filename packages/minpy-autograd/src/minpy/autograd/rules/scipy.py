@@ -120,7 +120,9 @@ def _special(module):
     one("entr", lambda x, ans: -np.log(x) - 1.0)
     # Bessel functions: recurrences that avoid dividing by x (finite at 0)
     one("i0", lambda x, ans: sp.i1(x))
-    one("i1", lambda x, ans: 0.5 * (sp.i0(x) + sp.iv(2.0, x)))
+    # I2 through the scaled ive: SciPy's iv(2, x) is nan for subnormal x (ive is not), and so is iv(v, x) in its
+    # own derivative
+    one("i1", lambda x, ans: 0.5 * (sp.i0(x) + sp.ive(2.0, x) * np.exp(np.abs(x))))
     one("i0e", lambda x, ans: sp.i1e(x) - np.sign(x) * ans)
     one("i1e", lambda x, ans: 0.5 * (sp.i0e(x) + sp.ive(2.0, x)) - np.sign(x) * ans)
     one("j0", lambda x, ans: -sp.j1(x))
