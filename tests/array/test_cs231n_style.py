@@ -3,9 +3,6 @@
 backward with ``np.add.at``, im2col through ``np.lib.stride_tricks.as_strided``, ``np.int``, in-place updates,
 ``np.random.seed``) is run as written and with its import line replaced, under every policy, and every result must
 be NumPy's (the program's own checks, its notebook-style asserts, must pass on both)."""
-import importlib.util
-import pathlib
-import sys
 import warnings
 
 import numpy
@@ -14,24 +11,11 @@ import pytest
 from minpy.array import Array
 from minpy.dispatch.policy import resolve_policy
 
-SOURCE = pathlib.Path(__file__).with_name("cs231n_style.py")
+from array_support import load_cs231n_style
+
 POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy",
             pytest.param("auto", marks=pytest.mark.mxnet)]
-
-
-def load(minpy):
-    """The program as a module; ``minpy``: with ``import numpy as np`` replaced by ``import minpy.numpy as np``."""
-    text = SOURCE.read_text()
-    name = "cs231n_style_" + ("minpy" if minpy else "numpy")
-    if minpy:
-        assert text.count("\nimport numpy as np\n") == 1
-        text = text.replace("\nimport numpy as np\n", "\nimport minpy.numpy as np\n")
-    module = type(sys)(name)
-    module.__file__ = str(SOURCE)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        exec(compile(text, str(SOURCE), "exec"), module.__dict__)
-    return module
+load = load_cs231n_style
 
 
 def _host(value):

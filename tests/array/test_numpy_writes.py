@@ -23,6 +23,8 @@ from minpy.context import current_context
 from minpy.dispatch.policy import resolve_policy
 from minpy.ops.operator import all_operators
 
+from array_support import load_cs231n_style
+
 POLICIES = [pytest.param("prefer_mxnet", marks=pytest.mark.mxnet), "only_numpy",
             pytest.param("auto", marks=pytest.mark.mxnet)]
 HOLDERS = ["numpy", pytest.param("mxnet", marks=pytest.mark.mxnet)]
@@ -67,21 +69,12 @@ def seen(a):
 
 
 # -- nditer -------------------------------------------------------------------------------------------------------
-def _numerical_gradient(np_, f, x, h=1e-5):
-    """CS231n's gradient check (written as the course writes it)."""
-    grad = np_.zeros_like(x)
-    it = np_.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        oldval = x[ix]
-        x[ix] = oldval + h
-        fxph = f(x)
-        x[ix] = oldval - h
-        fxmh = f(x)
-        x[ix] = oldval
-        grad[ix] = (fxph - fxmh) / (2 * h)
-        it.iternext()
-    return grad
+def _numerical_gradient(np_, f, x):
+    """CS231n's gradient check (the course's code, from cs231n_style.py) on NumPy or on minpy.numpy."""
+    return _CS231N[np_ is not numpy].eval_numerical_gradient(f, x)
+
+
+_CS231N = {False: load_cs231n_style(minpy=False), True: load_cs231n_style(minpy=True)}
 
 
 @pytest.mark.parametrize("policy", POLICIES)

@@ -169,3 +169,13 @@ class LazyBackend(Backend):
     def unavailable_reason(self):
         self.available()
         return "" if self._state is True else self._state
+
+
+def element_strides(data):
+    """``data``'s strides in elements, or None where a stride is not a whole number of elements (a strided
+    backend's :meth:`Backend.memory_layout` then has no layout to give)."""
+    size = data.itemsize
+    strides = data.strides
+    if size == 0 or any(st % size for st in strides):
+        return None
+    return tuple(st // size for st in strides)

@@ -29,7 +29,7 @@ import operator as _operator
 
 import numpy as np
 
-from minpy.backends.base import Impl, LazyBackend
+from minpy.backends.base import Impl, LazyBackend, element_strides
 from minpy.context import Context, current_context
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
@@ -302,11 +302,8 @@ class CuPyBackend(LazyBackend):
     strided = True
 
     def memory_layout(self, data):
-        size = data.itemsize
-        strides = data.strides
-        if size == 0 or any(st % size for st in strides):
-            return None
-        return data.data.ptr, tuple(st // size for st in strides)
+        strides = element_strides(data)
+        return None if strides is None else (data.data.ptr, strides)
 
     def wait(self, data):
         # kernels run in stream order: waiting for the stream that produced ``data`` waits for ``data``

@@ -1,7 +1,7 @@
 """NumPy: always available, the reference semantics and the fallback of every operator."""
 import numpy as np
 
-from minpy.backends.base import Backend
+from minpy.backends.base import Backend, element_strides
 from minpy.context import _CPU
 
 
@@ -53,8 +53,5 @@ class NumpyBackend(Backend):
     strided = True
 
     def memory_layout(self, data):
-        size = data.itemsize
-        strides = data.strides
-        if size == 0 or any(st % size for st in strides):
-            return None
-        return data.__array_interface__["data"][0], tuple(st // size for st in strides)
+        strides = element_strides(data)
+        return None if strides is None else (data.__array_interface__["data"][0], strides)

@@ -23,7 +23,8 @@ import numpy as np
 from minpy.array import _FUNCTIONS, _OPS, Array
 from minpy.backends import numpy_backend as _NUMPY
 from minpy.context import _CPU
-from minpy.ops.operator import (Operator, _convert, _reraise, _tie_views, all_operators, arrays_in, register)
+from minpy.ops.operator import (Operator, _convert, _reraise, _tie_views, all_operators, arrays_in, lend_outputs,
+                                outputs_written, register)
 from minpy.stats import count_call
 
 #: why the functions of NumPy's submodules run on NumPy (the coverage report says so; not counted as fallbacks)
@@ -52,15 +53,7 @@ def call_numpy(op, args, kwargs):
     out = kwargs.get("out") if kwargs else None
     lent = []
     if out is not None:
-        outs = out if type(out) is tuple else (out,)
-        buffers = []
-        for o in outs:
-            if isinstance(o, Array):
-                buffer, own = o._host_buffer()
-                lent.append((o, buffer, own))
-                buffers.append(buffer)
-            else:
-                buffers.append(o)
+        buffers, lent = lend_outputs(out if type(out) is tuple else (out,))
         kwargs = dict(kwargs)
         kwargs["out"] = tuple(buffers) if type(out) is tuple else buffers[0]
     has_arrays = arrays_in(args) or (kwargs and arrays_in(kwargs.values()))
@@ -69,12 +62,9 @@ def call_numpy(op, args, kwargs):
     try:
         result = op.ref(*nargs, **(nkwargs or {}))
     except Exception as exc:
-        for o, buffer, own in lent:
-            if own:
-                o._wrote()
+        outputs_written(lent, failed=True)
         _reraise(op, exc, args, kwargs or {})
-    for o, buffer, own in lent:
-        o._host_written(buffer, own)
+    outputs_written(lent)
     count_call(op.name, "numpy")
     returned = {id(buffer): o for o, buffer, _ in lent}
     if not (has_arrays or _holds_arrays(result)):

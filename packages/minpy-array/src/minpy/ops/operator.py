@@ -703,6 +703,32 @@ def _measure_call(op, backend, impl, args, kwargs, arrays, ctx):
     return times, results[winner.name], winner
 
 
+def lend_outputs(outs):
+    """The buffers NumPy writes into for the ``out=`` objects ``outs``: an Array held by NumPy lends its own, one
+    held elsewhere a host copy; other objects are NumPy's. Returns (buffers, lent: (Array, its buffer, whether
+    the buffer is the Array's own)) for :func:`outputs_written`."""
+    buffers = []
+    lent = []
+    for o in outs:
+        if isinstance(o, Array):
+            buffer, own = o._host_buffer()
+            lent.append((o, buffer, own))
+            buffers.append(buffer)
+        else:
+            buffers.append(o)
+    return buffers, lent
+
+
+def outputs_written(lent, failed=False):
+    """Record NumPy's writes into the buffers :func:`lend_outputs` lent (host copies written back); after a
+    failed call, only into the Arrays' own buffers (NumPy may have written part of one before it raised)."""
+    for o, buffer, own in lent:
+        if not failed:
+            o._host_written(buffer, own)
+        elif own:
+            o._wrote()
+
+
 def _with_out(op, args, kwargs):
     """``out=`` given. NumPy computes into the output buffers themselves, so its own rules hold (``casting=``,
     ``where=`` leaving unselected elements as they were, an output that is also an input, a reduction's casting):
@@ -716,27 +742,16 @@ def _with_out(op, args, kwargs):
     if (op.kind == "ufunc" and len(kwargs) == 1 and type(first) is Array and first._backend is not _NUMPY
             and all(type(o) is Array and o._backend is first._backend for o in outs)):
         return _out_by_assignment(op, args, out, outs)
-    buffers = []
-    lent = []  # (Array, its buffer, whether the buffer is the Array's own)
-    for o in outs:
-        if isinstance(o, Array):
-            buffer, own = o._host_buffer()
-            lent.append((o, buffer, own))
-            buffers.append(buffer)
-        else:
-            buffers.append(o)
+    buffers, lent = lend_outputs(outs)
     nargs = [_convert(a, _NUMPY, _CPU) for a in args]
     nkwargs = {k: _convert(v, _NUMPY, _CPU) for k, v in kwargs.items()}
     nkwargs["out"] = tuple(buffers) if type(out) is tuple else buffers[0]
     try:
         result = op.ref(*nargs, **nkwargs)
     except Exception as exc:
-        for o, buffer, own in lent:
-            if own:
-                o._wrote()  # NumPy may have written part of the buffer before it raised
+        outputs_written(lent, failed=True)
         _reraise(op, exc, args, kwargs)
-    for o, buffer, own in lent:
-        o._host_written(buffer, own)
+    outputs_written(lent)
     count_call(op.name, "numpy")
 
     def given(r):
