@@ -344,9 +344,11 @@ def plan_buffers(root, folded, dead, used):
     return assign, specs
 
 
-def unread_opaque(root):
-    """Opaque calls (ids) none of whose results the tree reads (see ``Opaque.dispatch``'s ``unread``)."""
-    _, dead, used = analyse(root, fold=False)
+def unread_opaque(root, used=None):
+    """Opaque calls (ids) none of whose results the tree reads (see ``Opaque.dispatch``'s ``unread``);
+    ``used``: the slots read, when :func:`analyse` already gave them."""
+    if used is None:
+        used = analyse(root, fold=False)[2]
     out = set()
     for seg in walk(root):
         for ins in seg.instrs:
@@ -449,7 +451,7 @@ class Compiled:
             src.emit(1, f"s{s} = I[{k}]._data")
         self.folded, self.dead, self.used = analyse(root)
         self.reads = _read_counts(root)
-        self.unread = unread_opaque(root)
+        self.unread = unread_opaque(root, self.used)
         self.buffers, specs = plan_buffers(root, self.folded, self.dead, self.used)
         if specs:
             src.ns["_T"] = self._tls
@@ -747,8 +749,8 @@ class Boxed:
         self.input_slots = input_slots
         # calls whose results nothing reads and that have no effect are skipped (a trace made while the auto
         # policy measured a layer on both backends holds both; only the one whose result is used runs)
-        self.dead = analyse(root, fold=False)[1]
-        self.unread = unread_opaque(root)
+        _, self.dead, used = analyse(root, fold=False)
+        self.unread = unread_opaque(root, used)
 
     def run(self, I, ARGS, KWARGS):
         from minpy.context import current_context
