@@ -223,8 +223,13 @@ for _dist, (_shapes, _discrete, _xdom, _diff_shapes, _locdom, _scaledom) in DIST
             _wrt = (0, *[i + 1 for i, (s, _) in enumerate(_shapes) if density and s in _diff_shapes],
                     "loc", "scale")
             _kw = {"loc": _locdom, "scale": _scaledom}
-        declare(f"stats.{_dist}.{_method}",
-                test={"args": _args, "kwargs": _kw, "wrt": _wrt, "elementwise": True})
+        _test = {"args": _args, "kwargs": _kw, "wrt": _wrt, "elementwise": True}
+        if _dist == "t" and _method in ("ppf", "isf"):
+            # SciPy 1.15+ finds Student's t quantiles by a root finder accurate to ~1e-10: central differences
+            # with HIPS's step (1e-6) are then off by ~1e-4 of the derivative, which is exact (1 / pdf)
+            _test["grad_rtol"] = 1e-3
+            _test["note"] = "gradient checked against finite differences to 1e-3 (SciPy's quantile accuracy)"
+        declare(f"stats.{_dist}.{_method}", test=_test)
 for _dist, _methods in MULTIVARIATE.items():
     for _method, (_args, _wrt) in _methods.items():
         declare(f"stats.{_dist}.{_method}",
