@@ -82,12 +82,55 @@ def test_plain_calls_give_numpys_answer(policy, call):
             numpy.testing.assert_allclose(out, want, rtol=1e-5 if out.dtype.kind == "f" else 0, equal_nan=True)
 
 
+OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "floor_divide": "//",
+             "remainder": "%", "less": "<", "bitwise_and": "&"}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@given(call=calls(), reflected=st.booleans())
+def test_python_operators_give_numpys_answer(policy, call, reflected):
+    """``a + b``, ``2 - a``, ``-a``: the operand-only entry points give what NumPy's operators give."""
+    name, args = call
+    if name not in OPERATORS and name != "negative":
+        name, args = "add", args + [1.5] if len(args) == 1 else args
+    if name == "negative":
+        args = args[:1]
+        expr = "-x"
+    else:
+        expr = f"x {OPERATORS[name]} y"
+        if reflected and not isinstance(args[1], Array):
+            args = [args[1], args[0]]  # a scalar or ndarray on the left: the Array's reflected method runs
+    if not any(isinstance(a, Array) for a in args):
+        args[0] = np.array(args[0])
+    values = dict(zip("xy", args))
+    hosts = {k: host(v) for k, v in values.items()}
+    with numpy.errstate(all="ignore"):
+        try:
+            want, error = eval(expr, {}, hosts), None
+        except Exception as exc:  # noqa: BLE001
+            want, error = None, exc
+    with resolve_policy(policy), numpy.errstate(all="ignore"):
+        for _ in range(3):
+            if error is not None:
+                with pytest.raises(type(error)):
+                    eval(expr, {}, values)
+                continue
+            got = eval(expr, {}, values)
+            if not isinstance(got, Array):  # an ndarray on the left whose operator took the call
+                got = np.array(got)
+            out = got.asnumpy()
+            assert out.dtype == numpy.asarray(want).dtype and out.shape == numpy.shape(want)
+            numpy.testing.assert_allclose(out, want, rtol=1e-5 if out.dtype.kind == "f" else 0, equal_nan=True)
+
+
 def test_operators_and_functions_take_the_same_path():
     a, b = np.ones((4, 4)), np.full((4, 4), 2.0)
     for name in ("add", "multiply", "less"):
         op_fn = getattr(np, name)
         assert op_fn.op is all_operators()[name]
-    assert Array.__add__ is np.add and Array.__neg__ is np.negative
+    # the dunders are the ufuncs' operand-only entry points, the reflected ones swap the operands
+    assert Array.__add__ is np.add.operands and Array.__neg__ is np.negative.operands
+    assert Array.__radd__ is np.add.reflected and Array.__rsub__ is np.subtract.reflected
     with resolve_policy("only_numpy"):
         np.reset_op_stat()
         for _ in range(5):
@@ -130,3 +173,59 @@ def test_a_plan_is_per_thread_policy():
         t.join()
         assert (a + a).backend == mine
     assert seen["other"] == "numpy"
+
+
+def test_fast_counts_are_merged_reset_and_grow():
+    """The hot path counts into a per-thread list by slot; op_stats adds it in, reset_op_stat empties it, and
+    slots handed out past the lists' length grow every thread's list."""
+    from minpy import stats
+    a = np.ones((3,))
+    with resolve_policy("only_numpy"):
+        np.reset_op_stat()
+        for _ in range(4):
+            a * a
+        np.multiply(a, a)
+        assert np.op_stats()["calls"]["multiply"] == {"numpy": 5}
+        assert stats.recorder.calls[("multiply", "numpy")] == 5
+        np.reset_op_stat()
+        assert "multiply" not in np.op_stats()["calls"]
+        before = stats._fast_capacity[0]
+        extra = [stats.fast_slot((f"test-slot-{i}", "numpy")) for i in range(before + 1)]
+        assert stats._fast_capacity[0] > before and len(stats._local.counts.fast) == stats._fast_capacity[0]
+        stats._local.counts.fast[extra[-1]] += 2
+        assert np.op_stats()["calls"][f"test-slot-{before}"] == {"numpy": 2}
+        a * a
+        assert np.op_stats()["calls"]["multiply"] == {"numpy": 1}
+        np.reset_op_stat()
+
+
+def test_thread_keys_are_counted_while_a_block_runs():
+    """While no thread runs a with-block of its own, the hot paths check plans against the default key
+    without reading the thread's; a block counts its thread in and out."""
+    from minpy import routing
+    start = routing.own_keys[0]
+    with resolve_policy("only_numpy"):
+        assert routing.own_keys[0] == start + 1
+        with resolve_policy("auto"):
+            assert routing.own_keys[0] == start + 1
+    assert routing.own_keys[0] == start
+
+
+@pytest.mark.mxnet
+def test_the_auto_shortcut_forgets_when_the_table_changes():
+    """The ufuncs' path remembers the (dtype, size) the auto table last sent to NumPy; a new decision written
+    to the table forgets it, and a call the table does not send to NumPy never takes the shortcut."""
+    a = np.ones((4, 4))
+    with resolve_policy("auto"):
+        for _ in range(3):
+            a + a
+        plan = np.add.op._plan
+        key = (a.dtype.char, a.size.bit_length())
+        assert plan.auto.get(key) is True and plan.auto_seen == (a.dtype, a.size)
+        big = np.ones((3, 1000))  # a size class not measured yet: the policy measures and writes the table
+        big + big
+        assert np.add.op._plan is plan and (a.dtype.char, big.size.bit_length()) in plan.auto
+        assert plan.auto_seen is None
+        plan.auto[key] = False  # the table no longer sends (4, 4) to NumPy: the call asks the general path
+        a + a
+        assert plan.auto_seen is None  # the shortcut, had it been taken, would have remembered (4, 4)

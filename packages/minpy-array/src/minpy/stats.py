@@ -27,10 +27,13 @@ class _Counts:
     """One thread's counters. Each thread counts into its own (no lost counts when threads call operators at
     once, and no lock on the hot path); :func:`op_stats` merges them."""
 
-    __slots__ = ("calls", "seconds", "fallbacks", "copies", "measurement_copies", "reasons", "thread")
+    __slots__ = ("calls", "fast", "seconds", "fallbacks", "copies", "measurement_copies", "reasons", "thread")
 
     def __init__(self, thread=None):
         self.calls = {}        # (op name, backend name) -> count
+        # the hot path's counts: slot (see fast_slot) -> count, added to ``calls`` when read. A list increment
+        # hashes nothing: it costs a third of the dictionary's, which is a third of a tiny NumPy kernel
+        self.fast = [0] * _fast_capacity[0]
         self.seconds = {}      # (op name, backend name) -> seconds (only while timing)
         self.fallbacks = {}    # (op name, reason) -> count
         self.copies = {}       # (from, to) -> [count, bytes, seconds]
@@ -40,6 +43,9 @@ class _Counts:
 
 
 _lock = threading.Lock()
+_fast_keys = []               # slot -> (op name, backend name) of the threads' ``fast`` counters
+_fast_slots = {}              # (op name, backend name) -> slot
+_fast_capacity = [512]        # the length of every ``fast`` list (grown for all at once)
 _all_counts = []              # every live thread's _Counts
 _retired = _Counts()          # what threads that have ended counted
 _MAX_FALLBACK_REASONS = 64    # per operator: reasons can name shapes, so distinct ones are kept up to a bound
@@ -47,9 +53,42 @@ _MAX_FALLBACK_REASONS = 64    # per operator: reasons can name shapes, so distin
 
 class _ThreadCounts(threading.local):
     def __init__(self):
-        counts = self.counts = _Counts(weakref.ref(threading.current_thread()))
-        with _lock:
+        with _lock:  # made under the lock: a ``fast`` list made now cannot miss a growth
+            counts = self.counts = _Counts(weakref.ref(threading.current_thread()))
             _all_counts.append(counts)
+
+
+def fast_slot(key):
+    """The index of ``key``'s ((op name, backend name)) counter in every thread's ``fast`` list: the hot path
+    counts a call with ``_local.counts.fast[slot] += 1``."""
+    slot = _fast_slots.get(key)
+    if slot is None:
+        with _lock:
+            slot = _fast_slots.get(key)
+            if slot is None:
+                slot = len(_fast_keys)
+                if slot >= _fast_capacity[0]:
+                    grown = _fast_capacity[0] = 2 * _fast_capacity[0]
+                    for counts in [*_all_counts, _retired]:
+                        counts.fast.extend([0] * (grown - len(counts.fast)))
+                _fast_keys.append(key)
+                _fast_slots[key] = slot  # published last: a slot handed out is in every list
+    return slot
+
+
+def _own_calls():
+    """The calling thread's calls, its ``fast`` counts included."""
+    counts = _local.counts
+    calls = dict(counts.calls)
+    _fold_fast(calls, counts.fast)
+    return calls
+
+
+def _fold_fast(calls, fast):
+    for slot, key in enumerate(_fast_keys):
+        n = fast[slot]
+        if n:
+            calls[key] = calls.get(key, 0) + n
 
 
 class _Recorder:
@@ -65,7 +104,7 @@ class _Recorder:
         self.backend_problems = {}
         self._reported = set()
 
-    calls = property(lambda self: _local.counts.calls)
+    calls = property(lambda self: _own_calls())
     seconds = property(lambda self: _local.counts.seconds)
     fallbacks = property(lambda self: _local.counts.fallbacks)
     copies = property(lambda self: _local.counts.copies)
@@ -165,6 +204,7 @@ def reset_op_stat():
             # fresh dictionaries, not cleared ones: a thread in the middle of an increment writes into the
             # old one, so no count from before the reset survives it
             counts.calls, counts.seconds, counts.fallbacks, counts.reasons = {}, {}, {}, {}
+            counts.fast = [0] * _fast_capacity[0]
             counts.copies, counts.measurement_copies = {}, {}
         recorder._reported.clear()
 
@@ -187,6 +227,7 @@ def _merged():
 
 
 def _add(into, counts):
+    _fold_fast(into.calls, counts.fast)
     for name in ("calls", "seconds", "fallbacks"):
         target = getattr(into, name)
         for key, n in list(getattr(counts, name).items()):

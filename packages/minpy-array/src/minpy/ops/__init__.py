@@ -360,8 +360,14 @@ def _install_methods():
     # NumPy spells a few methods differently from the functions
     Array.conj = _method_from_op("conjugate")
     # a + b is add(a, b): the operator's own function serves as the method, one Python call fewer per operator
+    # (a ufunc's takes its operands alone: no *args or **kwargs to build)
     for dunder, name in _BINARY_DUNDERS.items():
-        setattr(Array, dunder, _OPS[name])
+        public = _OPS[name]
+        setattr(Array, dunder, getattr(public, "operands", public))
+    for dunder, name in _REFLECTED_DUNDERS.items():
+        reflected = getattr(_OPS[name], "reflected", None)
+        if reflected is not None:
+            setattr(Array, dunder, reflected)
 
 
 _BINARY_DUNDERS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply", "__truediv__": "true_divide",
@@ -370,6 +376,11 @@ _BINARY_DUNDERS = {"__add__": "add", "__sub__": "subtract", "__mul__": "multiply
                    "__lshift__": "left_shift", "__rshift__": "right_shift", "__lt__": "less",
                    "__le__": "less_equal", "__gt__": "greater", "__ge__": "greater_equal",
                    "__neg__": "negative", "__abs__": "absolute", "__invert__": "invert"}
+_REFLECTED_DUNDERS = {"__radd__": "add", "__rsub__": "subtract", "__rmul__": "multiply",
+                      "__rtruediv__": "true_divide", "__rfloordiv__": "floor_divide", "__rmod__": "remainder",
+                      "__rpow__": "power", "__rmatmul__": "matmul", "__rand__": "bitwise_and",
+                      "__ror__": "bitwise_or", "__rxor__": "bitwise_xor", "__rlshift__": "left_shift",
+                      "__rrshift__": "right_shift"}
 
 
 _install_methods()

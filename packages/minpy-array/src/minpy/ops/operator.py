@@ -22,7 +22,8 @@ from minpy.context import _CPU, current_context
 from minpy.errors import user_error
 from minpy.dispatch import auto as _auto
 from minpy.dispatch.policy import PolicyError, current_policy
-from minpy.stats import _local as _counting, count_call, count_fallback, measuring, perf_counter, public_name, recorder
+from minpy.stats import (_local as _counting, count_call, count_fallback, fast_slot, measuring, perf_counter,
+                         public_name, recorder)
 
 _NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 _F64 = np.dtype(np.float64)
@@ -99,7 +100,7 @@ class _Plan:
     """
 
     __slots__ = ("gen", "key", "policy", "ctx", "routes", "fallback", "fast", "plain", "fresh", "auto", "auto_policy",
-                 "home", "numpy_key")
+                 "home", "numpy_key", "numpy_slot", "auto_seen")
 
     def __init__(self, op):
         self.gen = _generation[0]  # read first: a change made while planning leaves this plan stale
@@ -153,6 +154,10 @@ class _Plan:
         # the ufuncs' own path (see _ufunc_public): NumPy runs plain calls, and nothing is counted as a fallback
         self.plain = self.fast is not None and self.fallback is None
         self.numpy_key = (op.name, "numpy")
+        self.numpy_slot = fast_slot(self.numpy_key)  # where the fast paths count their calls
+        # (dtype, size) of the last call the auto table sent to NumPy on the ufuncs' path: the next call of the
+        # same dtype and size skips the table's lookup (forgotten whenever the table is written)
+        self.auto_seen = None
         # ufuncs called without out= always return new memory: no need to look for views of the inputs
         self.fresh = isinstance(op.ref, np.ufunc) and op.ref.nout == 1
 
@@ -182,6 +187,8 @@ def _make_public(op):
     else:
         generation = _generation
         thread = _thread
+        own_keys = routing.own_keys
+        DEFAULT_KEY = routing.DEFAULT_KEY
 
         def call(*args, **kwargs):
             # errors leave from here with minpy's frames taken out (minpy.errors); the try costs nothing until
@@ -193,7 +200,7 @@ def _make_public(op):
                 plan = op._plan
                 # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
                 if plan is not None and plan.fast is not None and plan.gen == generation[0] \
-                        and plan.key is thread.key:
+                        and plan.key is (thread.key if own_keys[0] else DEFAULT_KEY):
                     result = plan.fast(op, plan, args, kwargs)
                     if result is not _MISS:
                         return result
@@ -213,21 +220,27 @@ def _make_public(op):
 
 
 def _ufunc_public(op, interceptor):
-    """The public function of a one- or two-operand ufunc (``a + b`` is this function). A call of the plain
-    form (operands only) whose operands are Arrays on NumPy or Python numbers, under a valid plan that runs
-    NumPy for them, calls the ufunc and wraps its result right here: the same work as the general fast path
-    (:func:`_numpy_fast`) without its three Python calls, which cost more than NumPy's kernel for small arrays.
-    Every other call takes the general path."""
+    """The public function of a one- or two-operand ufunc, and the function behind its operator dunders
+    (``a + b`` calls ``call.operands(a, b)``, which takes no ``*args``/``**kwargs``: building them costs a
+    fifth of NumPy's kernel for small arrays). A call of the plain form (operands only) whose operands are
+    Arrays on NumPy or Python numbers, under a valid plan that runs NumPy for them, calls the ufunc and wraps
+    its result right there: the same work as the general fast path (:func:`_numpy_fast`) without its Python
+    calls, which cost more than NumPy's kernel for small arrays. Every other call takes the general path."""
     generation = _generation
     thread = _thread
+    own_keys = routing.own_keys
+    DEFAULT_KEY = routing.DEFAULT_KEY
     ufunc = op.ref
-    nin = ufunc.nin
+    binary = ufunc.nin == 2
     counting = _counting
     new = Array.__new__
     NUMPY = _NUMPY
     NDARRAY = _NDARRAY
 
     def general(args, kwargs):
+        hook = interceptor[0]
+        if hook is not None:
+            return hook(op, args, kwargs)
         plan = op._plan
         if plan is not None and plan.fast is not None and plan.gen == generation[0] and plan.key is thread.key:
             result = plan.fast(op, plan, args, kwargs)
@@ -235,46 +248,47 @@ def _ufunc_public(op, interceptor):
                 return result
         return _invoke(op, args, kwargs)
 
-    def call(*args, **kwargs):
+    def operands(a, b=None):
         try:
-            hook = interceptor[0]
-            if hook is not None:
-                return hook(op, args, kwargs)
             plan = op._plan
-            if kwargs or len(args) != nin or plan is None or not plan.plain or plan.gen != generation[0] \
-                    or plan.key is not thread.key:
-                return general(args, kwargs)
-            a = args[0]
+            if interceptor[0] is not None or plan is None or not plan.plain or plan.gen != generation[0] \
+                    or plan.key is not (thread.key if own_keys[0] else DEFAULT_KEY):
+                return general((a, b) if binary else (a,), {})
             t = type(a)
             if t is Array:
                 if a._backend is not NUMPY:
-                    return general(args, kwargs)
+                    return general((a, b) if binary else (a,), {})
                 x = big = a._data
             elif t is float or t is int:
                 x = a
                 big = None
             else:
-                return general(args, kwargs)
-            if nin == 2:
-                b = args[1]
+                return general((a, b) if binary else (a,), {})
+            if binary:
                 t = type(b)
                 if t is Array:
                     if b._backend is not NUMPY:
-                        return general(args, kwargs)
+                        return general((a, b), {})
                     y = b._data
                     if big is None or y.size > big.size:
                         big = y
                 elif t is not float and t is not int:
-                    return general(args, kwargs)
+                    return general((a, b), {})
                 else:
                     y = b
             auto = plan.auto
-            if auto is not None and (big is None or auto.get((big.dtype.char, big.size.bit_length())) is not True):
-                return general(args, kwargs)  # the auto policy has not decided NumPy for this dtype and size
+            if auto is not None:
+                if big is None:
+                    return general((a, b) if binary else (a,), {})
+                seen = plan.auto_seen
+                if seen is None or seen[0] is not big.dtype or seen[1] != big.size:
+                    if auto.get((big.dtype.char, big.size.bit_length())) is not True:
+                        return general((a, b) if binary else (a,), {})  # the auto policy has not decided NumPy
+                    plan.auto_seen = (big.dtype, big.size)
             try:
-                r = ufunc(x, y) if nin == 2 else ufunc(x)
+                r = ufunc(x, y) if binary else ufunc(x)
             except Exception as exc:
-                _reraise(op, exc, args, kwargs)
+                _reraise(op, exc, (a, b) if binary else (a,), {})
             if type(r) is not NDARRAY:
                 r = np.asarray(r)  # a NumPy scalar (0-d operands)
             # Array(r, NumPy) without the constructor's call: a ufunc's result is new memory, tied to nothing
@@ -283,13 +297,26 @@ def _ufunc_public(op, interceptor):
             result._backend = NUMPY
             result._variants = result._root = result._dtype = result._shape = result._link = result._views = None
             result._stamp = result._version = 0
-            calls = counting.counts.calls  # this thread's counters (merged when read)
-            key = plan.numpy_key
-            calls[key] = calls.get(key, 0) + 1
+            counting.counts.fast[plan.numpy_slot] += 1  # this thread's counters (merged when read)
             return result
         except Exception as exc:
             raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
+    nin = ufunc.nin
+
+    def call(*args, **kwargs):
+        if kwargs or len(args) != nin:
+            try:
+                return general(args, kwargs)
+            except Exception as exc:
+                raise user_error(exc)
+        return operands(*args)
+
+    def reflected(a, b):
+        return operands(b, a)
+
+    call.operands = operands
+    call.reflected = reflected
     return call
 
 
@@ -487,9 +514,7 @@ def _numpy_run(op, plan, args, kwargs, data):
             result = _tie_views(op, result, r, args, kwargs)
     if plan.fallback is not None:
         count_fallback(op.name, plan.fallback)
-    calls = _counting.counts.calls  # this thread's counters (merged when read)
-    key = plan.numpy_key
-    calls[key] = calls.get(key, 0) + 1
+    _counting.counts.fast[plan.numpy_slot] += 1  # this thread's counters (merged when read)
     return result
 
 
@@ -672,6 +697,7 @@ def _auto_choice(op, plan, backend, impl, args, kwargs, arrays, ctx):
         # inputs all on NumPy: the fast path, which sees only such calls, may now decide alone. NumPy winning
         # even against copies already made means it wins without them; a native win is only kept as "ask"
         plan.auto[(dtype.char, size_class)] = choice is _NUMPY
+        plan.auto_seen = None
     if result is not _MISS and winner is not choice:
         result = _MISS  # measured the other way round once copies count: run it where it belongs
     return choice, result
