@@ -212,7 +212,8 @@ def test_auto_measures_the_engines_and_keeps_the_faster():
         big = jit(lambda a, b: np.sum(np.tanh(np.dot(np.dot(a, b), b)) * a))
         a, b = np.array(rng.standard_normal((300, 300))), np.array(rng.standard_normal((300, 300)))
         tiny = np.arange(4.0)
-        for _ in range(6):
+        # the trace, then three timed calls per engine
+        for _ in range(8):
             close(small(tiny), tiny * 2.0 + 1.0)
             close(big(a, b), np.sum(np.tanh(np.dot(np.dot(a, b), b)) * a), rtol=1e-9)
         s = signature(small)
@@ -366,7 +367,8 @@ def test_auto_measures_the_trace_with_its_mxnet_calls_moved_to_numpy():
         fastest = min(sig["timings_us"], key=sig["timings_us"].get)
         assert sig["engine"] == ("replay" if fastest.startswith("replay") else "mxnet")
         assert sig["moved_to_numpy"] == (_entry(step).moved if fastest == "replay-numpy" else 0) and \
-            _entry(step).moved == 5  # the dots: two forward, three backward (x is not differentiated)
+            _entry(step).moved == 3  # the dots: two forward, one backward (the weight gradients are matmuls,
+        # and x is not differentiated)
         assert sig["mode"] == ("compiled" if fastest == "replay-numpy" else
                                "arrays" if fastest == "replay" else "graphs")
         # the moved program is the program only_numpy traces: bit for bit its eager results

@@ -137,7 +137,7 @@ def _engine_note(jitted):
 
 def _warmed(step):
     """A jitted step after its trace and the calls in which ``engine="auto"`` measures the engines."""
-    for _ in range(8):
+    for _ in range(12):  # the trace, then up to three engines measured three times each
         step()
     return step
 

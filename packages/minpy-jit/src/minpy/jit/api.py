@@ -23,8 +23,10 @@ from minpy.jit.recorder import Recording, install, numpy_only, uninstall
 DEFAULT_MAX_PATHS = 16
 #: the default bound on the signatures kept per function (the least recently traced one is dropped)
 DEFAULT_MAX_SIGNATURES = 32
-#: timed calls per engine before ``engine="auto"`` chooses one for a program
-SAMPLES = 2
+#: timed calls per engine before ``engine="auto"`` chooses one for a program (by the fastest of them: a first
+#: run pays for buffers and cold caches, and a run while MXNet's threads still spin after another engine's
+#: call is slow; with two, the two-layer step chose MXNet's graphs at 2.2x over its own replay at 1.0x)
+SAMPLES = 3
 ENGINES = ("auto", "replay", "mxnet")
 
 _functions = weakref.WeakSet()

@@ -309,9 +309,14 @@ def plan_buffers(root, folded, dead, used):
     candidates = set()
     for ins in order:
         ref = ins.op.ref
-        if (isinstance(ref, onp.ufunc) and ref.nout == 1 and ins.backend is _NUMPY and ins.impl is None
-                and not ins.kwargs and type(ins.outs) is Ref and ins.folded is None and not ins.writes):
-            s = ins.outs.slot
+        if type(ins.outs) is not Ref:
+            continue
+        s = ins.outs.slot
+        # np.dot writes into out= with the BLAS call it makes anyway (the same values): a training step's
+        # weight gradient gets its memory back instead of new pages from the system at every call
+        product = (ins.op.name == "dot" and ins.dtypes[s].kind in "fc" and len(ins.shapes[s]) >= 1)
+        if ((isinstance(ref, onp.ufunc) and ref.nout == 1 or product) and ins.backend is _NUMPY
+                and ins.impl is None and not ins.kwargs and ins.folded is None and not ins.writes):
             if s in returned or s in guarded or s in folded or s not in used:
                 continue
             if all(r.op.kind in _FRESH_KINDS and r.backend is _NUMPY and r.op.custom is None
