@@ -166,6 +166,17 @@ def test_sigmoid_does_not_overflow(policy):
     close(out, [0.0, ref_sigmoid(-50.0), 0.5, 1.0, 1.0], atol=1e-15)
 
 
+def test_sigmoid_keeps_relative_precision_far_below_zero(policy):
+    """1 / (1 + exp(-x)) is accurate on both sides of 0 where exp(-x) is finite; the layer matches it there
+    relatively (the (1 + tanh(x / 2)) / 2 form rounds everything below about -37 to 0), without overflow."""
+    x = numpy.concatenate([numpy.linspace(-700.0, 700.0, 2001), [-40.0, -36.5, 1e-300, -1e-300]])
+    with numpy.errstate(over="raise", invalid="raise", divide="raise"):
+        out = host(layers.sigmoid(np.array(x)))
+        want = 1.0 / (1.0 + numpy.exp(-x))
+    assert out[-4] > 0.0
+    numpy.testing.assert_allclose(out, want, rtol=1e-13, atol=0)
+
+
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
 def test_activation_grads(policy, act):
     x = rand(3, 4, seed=5)

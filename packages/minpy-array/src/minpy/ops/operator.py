@@ -305,15 +305,18 @@ def _ufunc_public(op, interceptor):
     nin = ufunc.nin
 
     def call(*args, **kwargs):
-        if kwargs or len(args) != nin:
-            try:
+        try:
+            if kwargs or len(args) != nin:
                 return general(args, kwargs)
-            except Exception as exc:
-                raise user_error(exc)
-        return operands(*args)
+            return operands(*args)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     def reflected(a, b):
-        return operands(b, a)
+        try:
+            return operands(b, a)
+        except Exception as exc:
+            raise user_error(exc)  # the error is in the call above: MINPY_TRACEBACK=full shows minpy's frames
 
     call.operands = operands
     call.reflected = reflected
