@@ -289,6 +289,10 @@ def bench_add(s, mx, torch, rng):
 
     def make_minpy():
         ma, mb = np.array(a), np.array(b)
+        for _ in range(3):  # the auto policy measures its first calls
+            result = ma + mb
+        if result.backend == "numpy":  # computed when the call returns, as NumPy's row is: nothing to wait for
+            return lambda: ma + mb
         return lambda: sync(ma + mb)
     s.add_policies(wl, make_minpy)
     if torch:

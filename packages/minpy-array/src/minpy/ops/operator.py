@@ -270,14 +270,14 @@ def _ufunc_public(op, interceptor):
                     if b._backend is not NUMPY:
                         return general((a, b), {})
                     y = b._data
-                    if big is None or y.size > big.size:
-                        big = y
                 elif t is not float and t is not int:
                     return general((a, b), {})
                 else:
                     y = b
             auto = plan.auto
-            if auto is not None:
+            if auto is not None:  # the auto policy decides by the largest operand
+                if binary and y is not b and (big is None or y.size > big.size):
+                    big = y
                 if big is None:
                     return general((a, b) if binary else (a,), {})
                 seen = plan.auto_seen
