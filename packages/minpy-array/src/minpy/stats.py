@@ -1,6 +1,7 @@
 """Operator statistics: calls per operator per backend, fallbacks and why, copies between backends.
 
-Calls, fallbacks and copies are always counted (a dictionary increment each). Time per operator is measured
+Calls, fallbacks and copies are always counted (a dictionary increment each; the hot paths add to a list
+by the operator's slot, :func:`fast_slot`, folded into the calls when read). Time per operator is measured
 only while recording is on (``record_op_stat()``), so that the hot path pays for timing only when asked; the
 table says so when it has no times. MXNet runs asynchronously; the time recorded is what the call cost Python
 (dispatch plus enqueueing), not the kernel's run time.
