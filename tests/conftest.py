@@ -45,6 +45,16 @@ def policy(request):
         yield request.param
 
 
+@pytest.fixture(autouse=True)
+def _operators_untimed_after():
+    """A test that turns on operator timing (``record_op_stat()``) leaves it off for the next: timing turns
+    the fast paths off, and later tests of those paths would otherwise run without them."""
+    yield
+    from minpy.stats import record_op_stat, recorder
+    if recorder.timing:
+        record_op_stat(False)
+
+
 @pytest.fixture
 def have_mxnet():
     """Whether MXNet can be imported in this environment."""

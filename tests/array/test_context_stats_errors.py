@@ -17,6 +17,7 @@ NATIVE = "mxnet" if HAVE_MXNET else "numpy"
 
 @pytest.fixture(autouse=True)
 def _defaults():
+    before = minpy.get_global_policy()
     minpy.set_global_policy("prefer_mxnet")
     action = config.get_fallback_action()
     config.set_fallback_action("none")
@@ -26,7 +27,7 @@ def _defaults():
     stats.record_op_stat(False)
     config.set_fallback_action(action)
     set_context(cpu())
-    minpy.set_global_policy("prefer_mxnet")
+    minpy.set_global_policy(before)  # the next file's tests find the default they started with
 
 
 # -- contexts ------------------------------------------------------------------------------------------------
