@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import platform
+import random
 import re
 import resource
 import statistics
@@ -36,6 +37,7 @@ from minpy.jit import jit
 from minpy.nn import layers
 
 LR = 1e-3
+SETTLE = 0.02  # seconds of pause before each sample (spinning threads of the previous row go idle)
 JAX = None  # jax, when it imports (the bench env installs it: the jax.jit rows of issue 14's XLA question)
 _DEFAULT_POLICY = get_global_policy()
 
@@ -43,9 +45,11 @@ _DEFAULT_POLICY = get_global_policy()
 # -- timing helpers ---------------------------------------------------------------------------------------------------
 class Suite:
     """Rows are set up as they are added and timed together per workload (:meth:`flush`): samples of the
-    workload's rows alternate, in an order that rotates from round to round, so a disturbance on this small
-    machine (another process, MXNet's worker threads still spinning after an MXNet row) falls on every row
-    alike instead of on one."""
+    workload's rows alternate, in an order shuffled afresh each round, so a disturbance on this small machine
+    (another process) falls on every row alike instead of on one. Each sample starts after a short pause, so
+    that threads a previous row left spinning (MXNet's, XLA's) are idle again: with a fixed (rotating) order
+    a row always followed the same row, and the jitted LSTM, which followed an eager row that ran MXNet
+    kernels, read 4-7% slower than the same program forced to the replay engine one row later."""
 
     def __init__(self, quick):
         self.repeat = 3 if quick else 9
@@ -93,16 +97,18 @@ class Suite:
     def flush(self):
         """Time the pending rows: ``repeat`` rounds, one sample of every row per round; medians per call."""
         rows = self.pending
+        shuffle = random.Random(len(rows)).shuffle  # the same orders in every run of the suite
         for r in range(self.repeat):
-            # each round starts one row further on: no row always follows the same one (a row right after an
-            # MXNet row shares the CPU with MXNet's worker threads still spinning)
-            for row in rows[r % len(rows):] + rows[:r % len(rows)]:
+            order = list(rows)
+            shuffle(order)
+            for row in order:
                 workload, impl, fn, number, note, policy, samples = row
                 if samples is None:
                     continue  # failed in an earlier round
                 try:
                     if policy is not None:
                         set_global_policy(policy)
+                    time.sleep(SETTLE)
                     start = time.perf_counter()
                     for _ in range(number):
                         fn()
@@ -661,7 +667,8 @@ def render(rows, elapsed, quick):
              + (" --quick" if quick else "") + f"); the whole run took {elapsed:.0f} s.", ""]
     lines += header()
     lines += ["", "Medians of repeated samples, all in this one run, the samples of a workload's rows taken in "
-              "alternation; the ratio is to the first (NumPy) row of each "
+              "alternation (a shuffled order each round, each sample after a 20 ms pause); the ratio is to the "
+              "first (NumPy) row of each "
               "workload. MXNet rows wait for the engine (wait_to_read / waitall). tracemalloc sees only Python-side "
               "(NumPy) allocations, not MXNet's; maxrss is a high-water mark (the LSTM rows run first, so that its growth is theirs), so its delta is only a rough note.", "",
               "| workload | implementation | median | ratio to NumPy | note |", "|---|---|---|---|---|"]
