@@ -85,7 +85,8 @@ def sigmoid(x):
 # three times a step, so this is most of their tape.
 @primitive(reads=({0: ()}, True))
 def _sigmoid(x):
-    # NumPy's exp is vectorised where its tanh is not: 2.3x faster on an LSTM's (32, 384) gate block here
+    # NumPy's float64 exp costs 10 ns an element here, its tanh 25: on an LSTM's (32, 384) gate block this
+    # form takes 230 us against the tanh form's 330
     e = np.exp(-np.abs(x))
     r = 1.0 / (1.0 + e)
     return np.where(x >= 0, r, e * r)
