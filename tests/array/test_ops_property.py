@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import minpy.numpy  # noqa: F401  (builds the operator table)
@@ -168,6 +168,10 @@ def test_operator_matches_numpy(name, policy, data):
 def test_mxnet_route_is_taken(name, data):
     op = OPS[name]
     call = data.draw(_calls(op, plain=True), label="plain call")
+    if name == "getitem":
+        # MXNet fails on some selections of nothing (x[1:0]): its backend hands empty ones to NumPy by design
+        np_args, np_kwargs = call.numpy()
+        assume(np.size(_quietly(op.ref, np_args, np_kwargs)) > 0)
     if S.hints(op).get("plain", {}).get("inputs") == "mxnet":
         on_mxnet = True
     else:
