@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python}"
-export PYTHONPATH="packages/minpy-array/src:packages/minpy-autograd/src:packages/minpy-symbol/src:packages/minpy-nn/src:packages/minpy/src${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="packages/minpy-array/src:packages/minpy-autograd/src:packages/minpy-jit/src:packages/minpy-symbol/src:packages/minpy-nn/src:packages/minpy/src${PYTHONPATH:+:$PYTHONPATH}"
 START=$(date +%s)
 
 # 1. fail fast when there is no usable GPU (a missing cupy or driver is a clear message, not a hang)

@@ -4,7 +4,8 @@ and PyTorch eager.
 1. per-op overhead: ``a + b`` on 4x4 float32 arrays, minpy vs raw CuPy (target: <= 1.5x);
 2. the two-layer-net training step (N=128/1024, D=3072, H=512/4096, C=10, float32): minpy with
    ``minpy.autograd.grad_and_loss`` and an SGD update vs PyTorch eager (target at N=1024: <= 1.3x) vs raw CuPy
-   with hand-written backprop;
+   with hand-written backprop; the same step under ``minpy.jit`` against CuPy by hand, PyTorch eager and
+   ``jax.jit`` (issue 14's GPU rows; jax rows where JAX sees a GPU);
 3. a large matmul (8192^2, float32): minpy vs CuPy (target: CuPy's own rate).
 
 Every timed loop is synchronised before and after (``cupy.cuda.Device().synchronize()``, and torch's); the
@@ -35,6 +36,50 @@ def _median_time(fn, sync, number, repeat):
         sync()
         runs.append((time.perf_counter() - t0) / number)
     return statistics.median(runs)
+
+
+def _jit_step_time(gl, params, lr, sync, steps, rep):
+    """The two-layer step (``gl``: its gradient and loss) with in-place SGD updates under ``minpy.jit``; None
+    (said on stderr) where minpy-jit is missing or the step fails, so that the other rows still come."""
+    try:
+        from minpy.jit import jit
+
+        def body(ps):
+            grads, _ = gl(*ps)
+            for p, g in zip(ps, grads):
+                p -= lr * g
+        step = jit(body)
+        t = _median_time(lambda: step(params), sync, steps, rep)
+        print(f"jit stats: {step.stats()['signatures']}", file=sys.stderr)
+        return t
+    except Exception as exc:  # a row that fails is a result
+        print(f"minpy.jit step failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+
+
+def _jax_step_time(x, onehot, w1, w2, lr, steps, rep):
+    """The same step under jax.jit on the GPU (parameters donated: updated in place); None without a JAX GPU."""
+    try:
+        import jax
+        import jax.numpy as jnp
+        if jax.default_backend() != "gpu":
+            return None
+
+        def loss(ws, xx, oo):
+            s = jnp.maximum(xx @ ws[0], 0.0) @ ws[1]
+            return -jnp.sum(jax.nn.log_softmax(s, axis=1) * oo) / xx.shape[0]
+
+        update = jax.jit(lambda ws, xx, oo: [w - lr * g for w, g in zip(ws, jax.grad(loss)(ws, xx, oo))],
+                         donate_argnums=0)
+        state = [jnp.asarray(w1), jnp.asarray(w2)]
+        jx, jo = jnp.asarray(x), jnp.asarray(onehot)
+
+        def run():
+            state[:] = update(state, jx, jo)
+        return _median_time(run, lambda: state[0].block_until_ready(), steps, rep)
+    except Exception as exc:
+        print(f"jax.jit step failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
 
 
 def main(argv=None):
@@ -158,6 +203,14 @@ def main(argv=None):
                 else:
                     row(what, t_mp, None, "torch eager", target)
                 row(what, t_mp, t_cp, "cupy by hand", None)
+                # issue 14's GPU rows: the same step under minpy.jit (CuPy kernels replayed), and jax.jit
+                t_jit = _jit_step_time(gl, [on_gpu(w1), on_gpu(w2)], lr, sync, steps, rep)
+                if t_jit is not None:
+                    row(f"{what} jit", t_jit, t_cp, "cupy by hand", None)
+                    if have_torch:
+                        row(f"{what} jit", t_jit, t_th, "torch eager", None)
+                    t_jax = _jax_step_time(x, onehot, w1, w2, lr, steps, rep)
+                    row(f"{what} jit", t_jit, t_jax, "jax.jit", None)
 
         # 3. large matmul
         big = numpy.random.RandomState(1).rand(8192, 8192).astype(numpy.float32)
