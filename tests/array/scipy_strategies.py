@@ -178,9 +178,12 @@ def _weights(ctx):
 
 @kind("square")
 def _square(ctx):
+    # entries in [-1, 1] plus (n + 1) on the diagonal: every eigenvalue has real part >= 1 (Gershgorin), so
+    # the matrix is invertible and Lyapunov/Sylvester equations with it are not singular (with n, [[-1]] + 1
+    # drew a zero matrix)
     n = ctx.n()
     dtype = ctx.dtype()
-    return ctx.matrix((n, n), dtype=dtype) + n * np.eye(n, dtype=dtype)
+    return ctx.matrix((n, n), dtype=dtype) + (n + 1) * np.eye(n, dtype=dtype)
 
 
 @kind("square_small")
@@ -238,7 +241,7 @@ def _banded_rhs(ctx):
 def _square_b(ctx):
     m = ctx.n("m")
     dtype = ctx.dtype()
-    return ctx.matrix((m, m), dtype=dtype) + m * np.eye(m, dtype=dtype)
+    return ctx.matrix((m, m), dtype=dtype) + (m + 1) * np.eye(m, dtype=dtype)  # as "square"
 
 
 @kind("sylvester_q")
