@@ -666,9 +666,13 @@ def lstm_step(x, prev_h, prev_c, Wx, Wh, b):
 # and a tanh, each with its own entry and gradient buffer. Sigmoid as in :func:`sigmoid`.
 @primitive(reads=({0: ()}, True))
 def _lstm_gates(a):
-    hidden = a.shape[1] // 4
-    ifo = _sigmoid(a[:, :3 * hidden])  # a plain call here: the primitive's own arguments are not traced
-    return ifo[:, :hidden], ifo[:, hidden:2 * hidden], ifo[:, 2 * hidden:], np.tanh(a[:, 3 * hidden:])
+    n, hidden = a.shape[0], a.shape[1] // 4
+    # one gate-major copy (4, N, H): each gate is then contiguous, not an (N, H) slice with a row stride of 4H;
+    # NumPy's elementwise kernels take 1.5-2x as long on such slices, and the gates feed about 20 of them per
+    # step, forward and backward (the jitted LSTM: 1.10x -> 1.04x hand-written NumPy, interleaved)
+    gates = np.copy(np.transpose(np.reshape(a, (n, 4, hidden)), (1, 0, 2)), order="C")
+    ifo = _sigmoid(gates[:3])  # a plain call here: the primitive's own arguments are not traced
+    return ifo[0], ifo[1], ifo[2], np.tanh(gates[3])
 
 
 def _lstm_gates_vjp(grads, gates, a):
