@@ -14,7 +14,7 @@ from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _rerais
                                 get_operator, register)
 from minpy.dispatch.policy import current_policy
 from minpy.errors import user_error
-from minpy.stats import _local as _counting, count_fallback
+from minpy.stats import count_call, count_fallback
 
 _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
@@ -23,9 +23,7 @@ MIRRORED = {"": np, "random": np.random, "linalg": np.linalg, "fft": np.fft}
 
 
 def _count(op_name, backend):
-    key = (op_name, backend.name)
-    calls = _counting.counts.calls
-    calls[key] = calls.get(key, 0) + 1
+    count_call(op_name, backend.name)
 
 
 # -- operators that write -------------------------------------------------------------------------------------------

@@ -79,13 +79,24 @@ class Operator:
     def plan(self):
         """How calls run under this thread's policy and context (cached until either changes)."""
         plan = self._plan
-        if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
+        if not _valid(plan):
             plan = self._plan = _Plan(self)
         return plan
 
 
 _generation = routing.generation
 _thread = routing.thread
+_own_keys = routing.own_keys
+_DEFAULT_KEY = routing.DEFAULT_KEY
+
+
+def _valid(plan):
+    """Whether ``plan`` is still the calling thread's plan: no routing change since it was made, and made under
+    this thread's routing key. While no thread has a key of its own (``own_keys[0] == 0``) every thread's key is
+    the default one, and the thread-local need not be read. The public functions' hot paths inline this test
+    (a Python call there costs as much as a small NumPy kernel); keep them the same as this."""
+    return plan is not None and plan.gen == _generation[0] \
+        and plan.key is (_thread.key if _own_keys[0] else _DEFAULT_KEY)
 
 
 class _Plan:
@@ -187,8 +198,8 @@ def _make_public(op):
     else:
         generation = _generation
         thread = _thread
-        own_keys = routing.own_keys
-        DEFAULT_KEY = routing.DEFAULT_KEY
+        own_keys = _own_keys
+        DEFAULT_KEY = _DEFAULT_KEY
 
         def call(*args, **kwargs):
             # errors leave from here with minpy's frames taken out (minpy.errors); the try costs nothing until
@@ -198,7 +209,7 @@ def _make_public(op):
                 if hook is not None:
                     return hook(op, args, kwargs)
                 plan = op._plan
-                # the fast path, inlined here because a Python call costs as much as the NumPy kernel of a tiny add
+                # the fast path and _valid, inlined: a Python call costs as much as the NumPy kernel of a tiny add
                 if plan is not None and plan.fast is not None and plan.gen == generation[0] \
                         and plan.key is (thread.key if own_keys[0] else DEFAULT_KEY):
                     result = plan.fast(op, plan, args, kwargs)
@@ -228,8 +239,8 @@ def _ufunc_public(op, interceptor):
     calls, which cost more than NumPy's kernel for small arrays. Every other call takes the general path."""
     generation = _generation
     thread = _thread
-    own_keys = routing.own_keys
-    DEFAULT_KEY = routing.DEFAULT_KEY
+    own_keys = _own_keys
+    DEFAULT_KEY = _DEFAULT_KEY
     ufunc = op.ref
     binary = ufunc.nin == 2
     counting = _counting
@@ -242,36 +253,40 @@ def _ufunc_public(op, interceptor):
         if hook is not None:
             return hook(op, args, kwargs)
         plan = op._plan
-        if plan is not None and plan.fast is not None and plan.gen == generation[0] and plan.key is thread.key:
+        if plan is not None and plan.fast is not None and _valid(plan):
             result = plan.fast(op, plan, args, kwargs)
             if result is not _MISS:
                 return result
         return _invoke(op, args, kwargs)
 
+    def slow(a, b):  # the operand-only call that the inline path below does not take
+        return general((a, b) if binary else (a,), {})
+
     def operands(a, b=None):
         try:
             plan = op._plan
+            # _valid(plan), inlined
             if interceptor[0] is not None or plan is None or not plan.plain or plan.gen != generation[0] \
                     or plan.key is not (thread.key if own_keys[0] else DEFAULT_KEY):
-                return general((a, b) if binary else (a,), {})
+                return slow(a, b)
             t = type(a)
             if t is Array:
                 if a._backend is not NUMPY:
-                    return general((a, b) if binary else (a,), {})
+                    return slow(a, b)
                 x = big = a._data
             elif t is float or t is int:
                 x = a
                 big = None
             else:
-                return general((a, b) if binary else (a,), {})
+                return slow(a, b)
             if binary:
                 t = type(b)
                 if t is Array:
                     if b._backend is not NUMPY:
-                        return general((a, b), {})
+                        return slow(a, b)
                     y = b._data
                 elif t is not float and t is not int:
-                    return general((a, b), {})
+                    return slow(a, b)
                 else:
                     y = b
             auto = plan.auto
@@ -279,11 +294,11 @@ def _ufunc_public(op, interceptor):
                 if binary and y is not b and (big is None or y.size > big.size):
                     big = y
                 if big is None:
-                    return general((a, b) if binary else (a,), {})
+                    return slow(a, b)
                 seen = plan.auto_seen
                 if seen is None or seen[0] is not big.dtype or seen[1] != big.size:
                     if auto.get((big.dtype.char, big.size.bit_length())) is not True:
-                        return general((a, b) if binary else (a,), {})  # the auto policy has not decided NumPy
+                        return slow(a, b)  # the auto policy has not decided NumPy
                     plan.auto_seen = (big.dtype, big.size)
             try:
                 r = ufunc(x, y) if binary else ufunc(x)
@@ -463,7 +478,7 @@ _MISS = object()
 
 def _invoke(op, args, kwargs):
     plan = op._plan
-    if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
+    if not _valid(plan):
         plan = op.plan()
     if plan.fast is not None:
         result = plan.fast(op, plan, args, kwargs)
@@ -625,7 +640,7 @@ def dispatch_route(op, args, kwargs):
     if op.custom is not None:
         return op.custom(op, args, kwargs), None, None
     plan = op._plan
-    if plan is None or plan.gen != _generation[0] or plan.key is not _thread.key:
+    if not _valid(plan):
         plan = op.plan()
     if plan.fast is not None:
         result = plan.fast(op, plan, args, kwargs)
