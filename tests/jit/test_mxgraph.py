@@ -344,6 +344,106 @@ def _entry(f):
     return entry
 
 
+def _conv_args(rng, n=2):
+    x = np.array(rng.standard_normal((n, 3, 6, 6)).astype("float32"))
+    w = np.array((rng.standard_normal((4, 3, 3, 3)) * 0.1).astype("float32"))
+    b = np.array(rng.standard_normal(4).astype("float32"))
+    g = np.array(rng.standard_normal((n, 4, 6, 6)).astype("float32"))
+    return x, w, b, g
+
+
+def _hosts(arrays):
+    return [numpy.array(a.asnumpy()) for a in arrays]
+
+
+@mxnet
+@pytest.mark.parametrize("engine", ["replay", "mxnet"])
+def test_replayed_symbol_passes_hand_out_arrays_of_their_own(engine):
+    # a replay runs the Function's passes without an executor (MXNet's CachedOp and autograd): the gradients
+    # are new arrays at every call, not buffers that the next call overwrites
+    rng = numpy.random.default_rng(11)
+    with resolve_policy("prefer_mxnet"):
+        x, w, b, g = _conv_args(rng)
+        step = jit(_conv_fwd_bwd, engine=engine)
+        eager = _hosts(_conv_fwd_bwd(x, w, b, g))
+        kept = [step(x, w, b, g) for _ in range(3)]  # the trace, then replays
+        later = step(x, w, b, np.array(g.asnumpy() * 2.0))  # (on NumPy, as g: the same signature)
+        for result in kept:
+            for got, want in zip(_hosts(result), eager):
+                numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        dx, dw, db = _hosts(later)
+        numpy.testing.assert_allclose(dx, 2 * eager[0], rtol=1e-5, atol=1e-6)
+        numpy.testing.assert_allclose(dw, 2 * eager[1], rtol=1e-5, atol=1e-5)
+        numpy.testing.assert_allclose(db, 2 * eager[2], rtol=1e-5, atol=1e-5)
+        assert signature(step)["replays"] >= 3
+        (fn,) = [f for f in layers._FUNCTIONS.values() if f.input_shapes.get("x") == (2, 3, 6, 6)]
+        binds = fn.num_binds
+        step(x, w, b, g)
+        assert fn._cached_op is not None and fn.num_binds == binds  # replayed without an executor
+
+
+@mxnet
+def test_a_replayed_pass_goes_backward_twice():
+    # one forward pass, two backward passes (a vjp's function called twice), then the pass's input, which
+    # lives on MXNet, is written in place: each backward pass gives arrays of its own, and the write leaves the
+    # gradients already given alone
+    from minpy.autograd import vjp
+
+    def f(x, w, b, g):
+        xm = x * 1.0  # lives on MXNet under prefer_mxnet
+        _, back = vjp(lambda x_, w_: layers.conv(x_, w_, b, pad=1), xm, w, argnum=(0, 1))
+        first = back(g)
+        second = back(g * 3.0)
+        xm[...] = 0.0
+        return first, second, xm
+
+    rng = numpy.random.default_rng(12)
+    with resolve_policy("prefer_mxnet"):
+        x, w, b, g = _conv_args(rng)
+        assert f(x, w, b, g)[2].backend == "mxnet"
+        step = jit(f, engine="replay")
+        for k in range(4):
+            xk = np.array(x.asnumpy() * (1.0 + k))
+            want = f(xk, w, b, g)
+            got = step(xk, w, b, g)
+            for a, e in zip(got[0] + got[1], want[0] + want[1]):
+                numpy.testing.assert_allclose(a.asnumpy(), e.asnumpy(), rtol=1e-5, atol=1e-5)
+            numpy.testing.assert_allclose(got[1][1].asnumpy(), 3 * got[0][1].asnumpy(), rtol=1e-5, atol=1e-5)
+            assert float(numpy.abs(got[0][1].asnumpy()).max()) > 0  # the weight gradient saw x, not zeros
+            assert not got[2].asnumpy().any()
+        assert signature(step)["replays"] >= 2
+
+
+@mxnet
+def test_threads_replay_one_jitted_convolution_at_once():
+    with resolve_policy("prefer_mxnet"):
+        step = jit(_conv_fwd_bwd, engine="replay")
+        rng = numpy.random.default_rng(13)
+        inputs = [_conv_args(rng) for _ in range(2)]
+        wanted = [_hosts(_conv_fwd_bwd(*a)) for a in inputs]
+
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def work(i):
+        try:
+            with resolve_policy("prefer_mxnet"):
+                barrier.wait()
+                for _ in range(15):
+                    for got, want in zip(_hosts(step(*inputs[i])), wanted[i]):
+                        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sum(sig["replays"] for sig in step.stats()["signatures"]) >= 20
+
+
 @mxnet
 def test_auto_measures_the_trace_with_its_mxnet_calls_moved_to_numpy():
     # the policy sends dot to MXNet (as auto's measurements may): the traced program copies between the

@@ -100,7 +100,11 @@ class Opaque:
 
     def dispatch(self, args, kwargs, unread=False):
         """Run the call again; ``unread``: the program reads none of its results (a pass that offers
-        ``call_unread`` then skips copying them out)."""
+        ``call_unread`` then skips copying them out). A callable with a ``replay(args, kwargs, unread)`` method
+        says itself how it runs in a compiled program (a symbol Function's passes: without an executor)."""
+        replay = getattr(self.fn, "replay", None)
+        if replay is not None:
+            return replay(args, kwargs, unread)
         if unread:
             call_unread = getattr(self.fn, "call_unread", None)
             if call_unread is not None:

@@ -128,6 +128,8 @@ class Function:
         self._lock = threading.RLock()
         #: how many executors this Function has bound (one per signature, more when calls overlap in a graph)
         self.num_binds = 0
+        self._cached_op = None   # the symbol as an MXNet CachedOp, for replays (see _Forward.replay)
+        self._replayed = set()   # signatures whose replayed passes have completed once
 
     # -- shapes -----------------------------------------------------------------------------------------------
     def _infer(self, shapes):
@@ -386,6 +388,39 @@ class Function:
     def __repr__(self):
         return f"<minpy.symbol.Function {self.name}: arguments {list(self.arg_names)}>"
 
+    # -- replays ----------------------------------------------------------------------------------------------
+    def _replayable(self):
+        """Whether a replay may run this symbol as a CachedOp: on the CPU, with no auxiliary states (whose
+        per-dtype sets the executors keep in step)."""
+        return not self.aux_names and self.ctx.device_type == "cpu"
+
+    def _op(self):
+        op = self._cached_op
+        if op is None:
+            with self._lock:
+                if self._cached_op is None:
+                    with self._mx_errors("building a CachedOp"):
+                        self._cached_op = self._mx.nd.CachedOp(self.symbol)
+                op = self._cached_op
+        return op
+
+    def _replay_inputs(self, kwargs):
+        """The arguments as MXNet arrays that a replayed pass may keep until its backward pass: data that lives
+        on NumPy (its MXNet copy is minpy's cache, never written: a write to the Array drops it) or that was
+        cast here is used as it is; an Array that lives on MXNet is copied, as an executor's forward pass copies
+        it, so that a later in-place write to it cannot reach the backward pass."""
+        inputs, arg_dtypes = self._as_inputs(kwargs)
+        for name in self.arg_names:
+            value = kwargs[name]
+            while isinstance(value, Tracer):
+                value = value._value
+            data = inputs[name]
+            if isinstance(value, Array) and value._backend is mxnet_backend and value.dtype == data.dtype:
+                inputs[name] = data.copy()  # (not cast: the same memory as the Array's)
+            else:
+                inputs[name] = data.detach()  # a handle of its own, for MXNet's autograd to mark
+        return [inputs[n] for n in self.arg_names], arg_dtypes
+
 
 class _Forward:
     """A Function's forward pass as one opaque call (``minpy.extend.call_opaque``), which a jit records and runs
@@ -420,6 +455,42 @@ class _Forward:
             fn._release(bound)
         return outputs
 
+    def replay(self, args, kwargs, unread=False):
+        """The pass run again by a compiled program (a jit's opaque-call protocol). On the CPU, for a symbol
+        without auxiliary states, it runs the symbol as an MXNet CachedOp under MXNet's autograd instead of an
+        executor: the arguments are not copied in, the outputs and (in :meth:`_Backward.replay`) the gradients
+        are arrays of their own, not an executor's buffers to copy out - measured on a convolution's forward
+        and backward, 0.95x the time of a bound executor's passes against 1.07-1.14x for the executor with its
+        copies. The kernels are the executor's (the same results). Otherwise it is the eager pass."""
+        fn = self.function
+        if not fn._replayable():
+            return self._pass(kwargs, not unread)
+        mx = fn._mx
+        fn._check_args(kwargs)
+        op = fn._op()
+        inputs, arg_dtypes = fn._replay_inputs(kwargs)
+        is_train = fn.is_train
+        with fn._mx_errors("the forward pass"):
+            if self.keep:
+                # marked with buffers that are never read (mx.autograd.grad gives new arrays): left unfilled
+                unread_buffers = [mx.nd.empty(a.shape, ctx=a.context, dtype=a.dtype) for a in inputs]
+                mx.autograd.mark_variables(inputs, unread_buffers)
+                with mx.autograd.record(train_mode=is_train):
+                    outs = op(*inputs)
+            else:
+                with mx.autograd.train_mode() if is_train else mx.autograd.predict_mode():
+                    outs = op(*inputs)
+            outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+            sig = fn._signature({n: a for n, a in zip(fn.arg_names, inputs)})
+            if sig not in fn._replayed:  # the first pass waits, so that MXNet's errors name this Function
+                for o in outs:
+                    o.wait_to_read()
+                fn._replayed.add(sig)
+        if self.keep:
+            self._tls.replayed = (inputs, outs, arg_dtypes, is_train)
+        wrapped = [Array(o.as_np_ndarray(), mxnet_backend) for o in outs]
+        return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
+
     def held(self):
         """(executor, argument dtypes, training mode) this thread's last forward pass kept, or None."""
         return self._tls.__dict__.get("held")
@@ -436,6 +507,34 @@ class _Backward:
         self.forward = forward
         self.owner = weakref.ref(owner)
         self.name = f"gradient of {forward.name}"
+
+    def replay(self, args, kwargs, unread=False):
+        """The backward pass run again by a compiled program, on the pass :meth:`_Forward.replay` kept in this
+        thread (MXNet's autograd gives new arrays for the gradients; the graph is kept for another backward
+        pass of the same forward pass, as an executor's is)."""
+        state = self.forward._tls.__dict__.get("replayed")
+        if state is None:
+            return self(*args)
+        fn = self.forward.function
+        inputs, outs, arg_dtypes, is_train = state
+        heads = []
+        for o, ref in zip(args, outs):
+            data = o._get(mxnet_backend).as_nd_ndarray()
+            heads.append(data if data.dtype == ref.dtype else data.astype(ref.dtype))
+        mx = fn._mx
+        with fn._mx_errors("the backward pass"):
+            grads = mx.autograd.grad(outs, inputs, head_grads=heads, retain_graph=True, train_mode=is_train)
+            sig = ("backward",) + fn._signature({n: a for n, a in zip(fn.arg_names, inputs)})
+            if sig not in fn._replayed:
+                for gr in grads:
+                    gr.wait_to_read()
+                fn._replayed.add(sig)
+        out = []
+        for n, gr in zip(fn.arg_names, grads):
+            gr = Array(gr.as_np_ndarray(), mxnet_backend)
+            want = arg_dtypes.get(n)
+            out.append(gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want))
+        return tuple(out)
 
     def __call__(self, *out_grads):
         fn = self.forward.function
