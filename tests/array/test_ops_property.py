@@ -184,6 +184,29 @@ def test_mxnet_route_is_taken(name, data):
                             f"{report['fallbacks'].get(name)}")
 
 
+@pytest.mark.mxnet
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@given(values=st.lists(st.sampled_from([np.inf, -np.inf, 1e308, -1.5, 0.0, 2.0, 3.25]), min_size=1, max_size=12),
+       cols=st.integers(1, 3), axis=st.sampled_from([None, 0, 1, -1, (0, 1)]), keepdims=st.booleans(),
+       dtype=st.sampled_from(["float64", "float32"]))
+def test_sums_on_mxnet_keep_infinities(name, values, cols, axis, keepdims, dtype):
+    # mx.np.sum and mx.np.mean turn an infinity (or an overflow before the last element) into NaN: the
+    # MXNet route must give NumPy's inf, -inf or NaN all the same
+    host = np.resize(np.array(values), (len(values), cols)).astype(dtype)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        want = getattr(np, name)(host, axis=axis, keepdims=keepdims)
+        with PreferMXNetPolicy():
+            got = getattr(minpy.numpy, name)(minpy.numpy.array(host), axis=axis, keepdims=keepdims)
+            assert got.backend == "mxnet"
+            got = got.asnumpy()
+    assert got.shape == want.shape and got.dtype == want.dtype
+    finite = np.isfinite(want)
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(got[~finite & ~np.isnan(want)],
+                                                                            want[~finite & ~np.isnan(want)])
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
 def test_every_tested_operator_has_arguments():
     """The table gives every operator under test an argument strategy (hints name known argument kinds)."""
     assert len(VALUE_OPS) > 150

@@ -6,6 +6,7 @@ stands for. The operator table names them as ``"adapter:<name>"``; they are impo
 import math
 
 import numpy as np
+from mxnet import nd as mnd
 from mxnet import np as mnp
 from mxnet import npx
 
@@ -81,8 +82,28 @@ def _accumulate_in(a, dtype):
     return a
 
 
+def _plain(reduce, a, axis, keepdims):
+    """A float sum or mean by MXNet's legacy operator (``mnd.sum``/``mnd.mean``). mx.np's sum and mean carry a
+    compensation term that turns an infinity into NaN (``mx.np.sum([inf, 1.0])`` is nan, as is the sum of a
+    row that overflows before its last element); the legacy operators add the same way but keep infinities.
+    Not needed when nothing is added (a 0-d array, ``axis=()``)."""
+    if a.ndim == 0 or axis == ():
+        return getattr(mnp, reduce)(a, axis=axis, keepdims=keepdims)
+    out = getattr(mnd, reduce)(a.as_nd_ndarray(), axis=() if axis is None else axis, keepdims=keepdims).as_np_ndarray()
+    if not keepdims and (axis is None or len(axis if isinstance(axis, (tuple, list)) else (axis,)) == a.ndim):
+        out = out.reshape(())  # the legacy operators give shape (1,) where every axis is reduced
+    return out
+
+
 def sum(a, axis=None, dtype=None, keepdims=False):
-    return mnp.sum(_accumulate_in(a, dtype), axis=axis, keepdims=keepdims)
+    a = _accumulate_in(a, dtype)
+    if a.dtype.kind == "f":
+        return _plain("sum", a, axis, keepdims)
+    return mnp.sum(a, axis=axis, keepdims=keepdims)
+
+
+def mean(a, axis=None, keepdims=False):
+    return _plain("mean", a, axis, keepdims)
 
 
 def prod(a, axis=None, dtype=None, keepdims=False):

@@ -451,7 +451,7 @@ _declare("sum", kind="reduction", differentiable=True,
 _declare("prod", kind="reduction", differentiable=True,
          impls=_mx("adapter:prod", kwargs=("axis", "dtype", "keepdims"), dtypes="fi", accepts=_prod_ok))
 _declare("mean", kind="reduction", differentiable=True,
-         impls=_mx("np.mean", kwargs=("axis", "keepdims"), dtypes=FLOAT, accepts=_no_empty_first))
+         impls=_mx("adapter:mean", kwargs=("axis", "keepdims"), dtypes=FLOAT, accepts=_no_empty_first))
 for _name in ["max", "min", "amax", "amin"]:
     if hasattr(np, _name):
         _declare(_name, kind="reduction", differentiable=True,

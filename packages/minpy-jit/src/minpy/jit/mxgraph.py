@@ -105,6 +105,12 @@ class SymVal:
     def copy(self, order="K"):
         return SymVal(self.cx.mx.sym.np.copy(self.sym), self.cx, self._shape, self._dtype)
 
+    def as_nd_ndarray(self):  # (the backend's implementations call MXNet's legacy operators through these)
+        return SymVal(self.sym.as_nd_ndarray(), self.cx, self._shape, self._dtype)
+
+    def as_np_ndarray(self):
+        return SymVal(self.sym.as_np_ndarray(), self.cx, None, self._dtype)
+
     def __getitem__(self, key):
         return SymVal(self.sym[key], self.cx, None, self._dtype)
 
@@ -217,12 +223,13 @@ class _Context:
         return root
 
     def adapters(self):
-        """The functions of minpy.backends.mxnet_ops with ``mx.np``/``npx`` bound to the symbol namespaces."""
+        """The functions of minpy.backends.mxnet_ops with ``mx.np``/``npx``/``nd`` bound to the symbol namespaces."""
         if self._adapters is None:
             from minpy.backends import mxnet_ops
             scope = dict(vars(mxnet_ops))
             scope["mnp"] = self.np
             scope["npx"] = self.npx
+            scope["mnd"] = self.nd
             for name, fn in list(scope.items()):
                 if isinstance(fn, types.FunctionType) and fn.__module__ == mxnet_ops.__name__:
                     scope[name] = types.FunctionType(fn.__code__, scope, name, fn.__defaults__, fn.__closure__)
