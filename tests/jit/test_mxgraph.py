@@ -416,31 +416,24 @@ def test_a_replayed_pass_goes_backward_twice():
 
 @mxnet
 def test_threads_replay_one_jitted_convolution_at_once():
+    from test_threads import run_in_threads  # (tests/, on the path through its conftest)
+
     with resolve_policy("prefer_mxnet"):
         step = jit(_conv_fwd_bwd, engine="replay")
         rng = numpy.random.default_rng(13)
         inputs = [_conv_args(rng) for _ in range(2)]
         wanted = [_hosts(_conv_fwd_bwd(*a)) for a in inputs]
 
-    errors = []
-    barrier = threading.Barrier(2)
-
     def work(i):
-        try:
+        def body(barrier):
             with resolve_policy("prefer_mxnet"):
                 barrier.wait()
                 for _ in range(15):
                     for got, want in zip(_hosts(step(*inputs[i])), wanted[i]):
                         numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        return body
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors
+    run_in_threads(work(0), work(1))
     assert sum(sig["replays"] for sig in step.stats()["signatures"]) >= 20
 
 
