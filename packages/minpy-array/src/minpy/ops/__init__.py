@@ -47,8 +47,9 @@ def _setitem(op, args, kwargs):
             _count(op.name, backend)
             return None
         count_fallback(op.name, f"{backend.name} cannot write this key/value with NumPy's semantics")
-    nkey = _convert(key, _NUMPY, None)
-    nvalue = _convert(value, _NUMPY, None)
+    # (a key of ints and slices and a Python number need no conversion: the common a[i, j] = x skips it)
+    nkey = key if _plain_key(key) else _convert(key, _NUMPY, None)
+    nvalue = value if type(value) in _PY_NUMBERS else _convert(value, _NUMPY, None)
     try:
         if backend is _NUMPY:
             a._data[nkey] = nvalue
@@ -110,6 +111,17 @@ def _getitem(op, args, kwargs):
 
 
 _BASIC_KEY = (int, slice, type(None), type(Ellipsis))
+_PY_NUMBERS = (int, float, bool, complex)
+
+
+def _plain_key(key):
+    """Whether ``key`` holds only ints, slices, None and Ellipsis (nothing to convert for NumPy)."""
+    if type(key) is tuple:
+        for k in key:
+            if type(k) not in _BASIC_KEY:
+                return False
+        return True
+    return type(key) in _BASIC_KEY
 
 
 def basic_keys(key):
