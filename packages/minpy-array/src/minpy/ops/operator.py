@@ -530,6 +530,15 @@ def _numpy_run(op, plan, args, kwargs, data):
         _reraise(op, exc, args, kwargs)
     if type(r) is _NDARRAY and (plan.fresh or (r.base is None and not any(r is d for d in data))):
         result = Array(r, _NUMPY)  # a new buffer: no view to tie
+    elif type(r) is _NDARRAY and args and type(args[0]) is Array and args[0]._link is None and _one_array(args):
+        # the common view (a.T, reshape, ravel...) of the only array argument, tied as _tie_views would
+        a = args[0]
+        if r is data[0]:
+            result = a  # NumPy returned its argument itself (asarray)
+        else:
+            result = Array(r, _NUMPY)
+            if r.base is not None and _may_share_memory(r, data[0]):
+                result._root = a._root if a._root is not None else a
     else:
         result = _wrap(r, _NUMPY)
         if _aliases(r, data):
@@ -538,6 +547,14 @@ def _numpy_run(op, plan, args, kwargs, data):
         count_fallback(op.name, plan.fallback)
     _counting.counts.fast[plan.numpy_slot] += 1  # this thread's counters (merged when read)
     return result
+
+
+def _one_array(args):
+    """Whether ``args`` (checked by _numpy_fast: Arrays on NumPy, numbers, None, int tuples) hold one Array."""
+    for a in args[1:]:
+        if type(a) is Array:
+            return False
+    return True
 
 
 def _int_tuple(t):
