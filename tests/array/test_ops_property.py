@@ -186,7 +186,10 @@ def test_mxnet_route_is_taken(name, data):
 
 @pytest.mark.mxnet
 @pytest.mark.parametrize("name", ["sum", "mean"])
-@given(values=st.lists(st.sampled_from([np.inf, -np.inf, 1e308, -1.5, 0.0, 2.0, 3.25]), min_size=1, max_size=12),
+# the outcome may not depend on the order of the additions (NumPy sums pairwise, MXNet in sequence): infinities
+# of either sign with small numbers, or an overflow of numbers of one sign
+@given(values=st.one_of(st.lists(st.sampled_from([np.inf, -np.inf, -1.5, 0.0, 2.0, 3.25]), min_size=1, max_size=12),
+                        st.lists(st.sampled_from([1e308, 0.0, 2.0, 3.25]), min_size=1, max_size=12)),
        cols=st.integers(1, 3), axis=st.sampled_from([None, 0, 1, -1, (0, 1)]), keepdims=st.booleans(),
        dtype=st.sampled_from(["float64", "float32"]))
 def test_sums_on_mxnet_keep_infinities(name, values, cols, axis, keepdims, dtype):
