@@ -709,18 +709,22 @@ TARGETS = [
 ]
 
 
+def _row(rows, workload, impl):
+    """The first row whose workload and implementation start so, or None."""
+    for row in rows:
+        if row[0].startswith(workload) and row[1].startswith(impl):
+            return row
+    return None
+
+
 def _find(rows, workload, impl):
-    for w, i, seconds, note in rows:
-        if w.startswith(workload) and i.startswith(impl):
-            return seconds, note
-    return None, ""
+    row = _row(rows, workload, impl)
+    return (row[2], row[3]) if row else (None, "")
 
 
 def _key(rows, workload, impl):
-    for w, i, seconds, note in rows:
-        if w.startswith(workload) and i.startswith(impl):
-            return (w, i)
-    return None
+    row = _row(rows, workload, impl)
+    return row[:2] if row else None
 
 
 def _peak(note):
@@ -735,13 +739,13 @@ def render_targets(rows, samples=None):
              "ratio of each forced engine to the same reference; `jax.jit` is the same workload under jax.jit (XLA on "
              "this CPU; float64 where the reference is) against the same reference.", "",
              "| workload | target | measured | met | engines forced | jax.jit |", "|---|---|---|---|---|---|"]
+    samples = samples or {}
     for what, workload, impl, ref, bound in TARGETS:
         seconds, note = _find(rows, workload, impl)
         base, _ = _find(rows, workload, ref)
         if not seconds or not base:
             lines.append(f"| {what} | <= {bound}x {ref} | not measured | — | | |")
             continue
-        samples = samples or {}
         ref_key = _key(rows, workload, ref)
 
         def paired(impl_):

@@ -10,8 +10,8 @@ from minpy.backends import numpy_backend as _NUMPY
 from minpy.ops import mirror as _mirror  # noqa: F401  (NumPy functions without an operator, for __array_function__)
 from minpy.ops import table as _table
 from minpy.ops import ufuncs as _ufuncs
-from minpy.ops.operator import (Operator, _convert, _invoke, _normalise, _reraise, all_operators, describe,
-                                get_operator, register)
+from minpy.ops.operator import (_SCALARS, Operator, _convert, _invoke, _normalise, _reraise, all_operators,
+                                describe, get_operator, register)
 from minpy.dispatch.policy import current_policy
 from minpy.errors import user_error
 from minpy.stats import count_call, count_fallback
@@ -49,7 +49,7 @@ def _setitem(op, args, kwargs):
         count_fallback(op.name, f"{backend.name} cannot write this key/value with NumPy's semantics")
     # (a key of ints and slices and a Python number need no conversion: the common a[i, j] = x skips it)
     nkey = key if _plain_key(key) else _convert(key, _NUMPY, None)
-    nvalue = value if type(value) in _PY_NUMBERS else _convert(value, _NUMPY, None)
+    nvalue = value if type(value) in _SCALARS else _convert(value, _NUMPY, None)
     try:
         if backend is _NUMPY:
             a._data[nkey] = nvalue
@@ -111,7 +111,6 @@ def _getitem(op, args, kwargs):
 
 
 _BASIC_KEY = (int, slice, type(None), type(Ellipsis))
-_PY_NUMBERS = (int, float, bool, complex)
 
 
 def _plain_key(key):
@@ -128,10 +127,7 @@ def basic_keys(key):
     """``key`` as a tuple of ints, slices, None and Ellipsis; None when it is an advanced (or invalid) index
     (an index that selects each element at most once and gives a view in NumPy is basic)."""
     keys = key if type(key) is tuple else (key,)
-    for k in keys:
-        if type(k) not in _BASIC_KEY:
-            break
-    else:
+    if _plain_key(keys):
         return keys
     if not all(type(k) in _BASIC_KEY or isinstance(k, np.integer) for k in keys):
         return None

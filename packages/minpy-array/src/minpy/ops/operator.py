@@ -538,7 +538,7 @@ def _numpy_run(op, plan, args, kwargs, data):
         else:
             result = Array(r, _NUMPY)
             if r.base is not None and _may_share_memory(r, data[0]):
-                result._root = a._root if a._root is not None else a
+                result._root = a._owner()
     else:
         result = _wrap(r, _NUMPY)
         if _aliases(r, data):

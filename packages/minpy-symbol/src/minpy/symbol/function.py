@@ -276,6 +276,10 @@ class Function:
         """Each argument as MXNet (legacy nd) data. A symbol computes in one dtype, so the arguments are cast
         to their common dtype by NumPy's promotion rules (float64 data with float32 weights runs in float64;
         gradients are cast back to each argument's own dtype). Integer and boolean inputs compute in float64."""
+        return self._to_mxnet(self._values(kwargs))
+
+    def _values(self, kwargs):
+        """Each argument as an Array (traced values unboxed; host data as a float Array on NumPy)."""
         values = {}
         for name in self.arg_names:
             value = kwargs[name]
@@ -285,6 +289,10 @@ class Function:
                 host = onp.asarray(value)
                 value = Array(onp.array(host, dtype=host.dtype if host.dtype.kind == "f" else onp.float64), _NUMPY)
             values[name] = value
+        return values
+
+    def _to_mxnet(self, values):
+        """The Arrays of :meth:`_values` as MXNet data in their common dtype, and their own dtypes."""
         common = onp.result_type(*[v.dtype for v in values.values()])
         if common.kind != "f" or not mxnet_backend.supports_dtype(common):
             common = onp.dtype(onp.float64)
@@ -409,17 +417,23 @@ class Function:
         on NumPy (its MXNet copy is minpy's cache, never written: a write to the Array drops it) or that was
         cast here is used as it is; an Array that lives on MXNet is copied, as an executor's forward pass copies
         it, so that a later in-place write to it cannot reach the backward pass."""
-        inputs, arg_dtypes = self._as_inputs(kwargs)
+        values = self._values(kwargs)
+        inputs, arg_dtypes = self._to_mxnet(values)
         for name in self.arg_names:
-            value = kwargs[name]
-            while isinstance(value, Tracer):
-                value = value._value
-            data = inputs[name]
-            if isinstance(value, Array) and value._backend is mxnet_backend and value.dtype == data.dtype:
+            value, data = values[name], inputs[name]
+            if value._backend is mxnet_backend and value.dtype == data.dtype:
                 inputs[name] = data.copy()  # (not cast: the same memory as the Array's)
             else:
                 inputs[name] = data.detach()  # a handle of its own, for MXNet's autograd to mark
         return [inputs[n] for n in self.arg_names], arg_dtypes
+
+    def _wait_first(self, key, arrays):
+        """Wait for ``arrays`` on the first replayed pass of ``key``, so that MXNet's errors name this Function
+        (later passes of the same shapes run the same kernels and are left asynchronous)."""
+        if key not in self._replayed:
+            for a in arrays:
+                a.wait_to_read()
+            self._replayed.add(key)
 
 
 class _Forward:
@@ -481,13 +495,10 @@ class _Forward:
                 with mx.autograd.train_mode() if is_train else mx.autograd.predict_mode():
                     outs = op(*inputs)
             outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-            sig = fn._signature({n: a for n, a in zip(fn.arg_names, inputs)})
-            if sig not in fn._replayed:  # the first pass waits, so that MXNet's errors name this Function
-                for o in outs:
-                    o.wait_to_read()
-                fn._replayed.add(sig)
+            sig = fn._signature(dict(zip(fn.arg_names, inputs)))
+            fn._wait_first(sig, outs)
         if self.keep:
-            self._tls.replayed = (inputs, outs, arg_dtypes, is_train)
+            self._tls.replayed = (inputs, outs, arg_dtypes, is_train, sig)
         wrapped = [Array(o.as_np_ndarray(), mxnet_backend) for o in outs]
         return wrapped[0] if len(wrapped) == 1 else tuple(wrapped)
 
@@ -516,7 +527,7 @@ class _Backward:
         if state is None:
             return self(*args)
         fn = self.forward.function
-        inputs, outs, arg_dtypes, is_train = state
+        inputs, outs, arg_dtypes, is_train, sig = state
         heads = []
         for o, ref in zip(args, outs):
             data = o._get(mxnet_backend).as_nd_ndarray()
@@ -524,17 +535,8 @@ class _Backward:
         mx = fn._mx
         with fn._mx_errors("the backward pass"):
             grads = mx.autograd.grad(outs, inputs, head_grads=heads, retain_graph=True, train_mode=is_train)
-            sig = ("backward",) + fn._signature({n: a for n, a in zip(fn.arg_names, inputs)})
-            if sig not in fn._replayed:
-                for gr in grads:
-                    gr.wait_to_read()
-                fn._replayed.add(sig)
-        out = []
-        for n, gr in zip(fn.arg_names, grads):
-            gr = Array(gr.as_np_ndarray(), mxnet_backend)
-            want = arg_dtypes.get(n)
-            out.append(gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want))
-        return tuple(out)
+            fn._wait_first(("backward",) + sig, grads)
+        return tuple(_gradient(gr, arg_dtypes.get(n)) for n, gr in zip(fn.arg_names, grads))
 
     def __call__(self, *out_grads):
         fn = self.forward.function
@@ -554,11 +556,15 @@ class _Backward:
                 gr = executor.grad_dict[n].copy()
                 if not bound.ran_backward or fn.aux_names:
                     gr.wait_to_read()
-                gr = Array(gr.as_np_ndarray(), mxnet_backend)
-                want = arg_dtypes.get(n)
-                grads.append(gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want))
+                grads.append(_gradient(gr, arg_dtypes.get(n)))
             bound.ran_backward = True
         return tuple(grads)
+
+
+def _gradient(data, want):
+    """An argument's gradient (MXNet data) as an Array, cast back to the argument's own float dtype ``want``."""
+    gr = Array(data.as_np_ndarray(), mxnet_backend)
+    return gr if want is None or gr.dtype == want or want.kind != "f" else gr.astype(want)
 
 
 class _RecordedCall:
